@@ -1,0 +1,1 @@
+"""Switchbox firmware: the switching core, SIP, media, configuration and service of the PBX."""
