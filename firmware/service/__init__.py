@@ -1,1 +1,1 @@
-"""service package."""
+"""Running as a service: systemd notification and watchdog, logging, the unit file."""

@@ -12,8 +12,11 @@ split into one entry each, so that callers never parse lists themselves.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from firmware.sip.errors import SipParseError
 from firmware.sip.status import SipStatus, reason_phrase
@@ -48,20 +51,43 @@ _CANONICAL.update(
 # Headers whose comma-separated values are independent entries (RFC 3261 §7.3.1).
 _SPLIT_LISTS = frozenset({"Via", "Contact", "Route", "Record-Route"})
 
-_REQUIRED_REQUEST = ("Via", "From", "To", "Call-ID", "CSeq")
-_REQUIRED_RESPONSE = ("Via", "From", "To", "Call-ID", "CSeq")
+# Mandatory in every request and response (RFC 3261 §8.1.1); Via is checked on its own.
+_REQUIRED = ("From", "To", "Call-ID", "CSeq")
 
-_TOKEN_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
-)
+_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+
+# Exact spellings seen on the wire → canonical name, so that the parser's common case is one
+# dict lookup on the raw name (canonical, lower, upper and "Title-Case" spellings, compact forms).
+_FAST_NAMES: dict[str, str] = {}
+for _key, _canon in _CANONICAL.items():
+    for _spelling in (
+        _key,
+        _canon,
+        _key.upper(),
+        "-".join(part[:1].upper() + part[1:] for part in _key.split("-")),
+    ):
+        _FAST_NAMES[_spelling] = _canon
+del _key, _canon, _spelling
+
+_MAX_CACHED_NAME = 64
 
 
-def canonical_name(name: str) -> str:
-    """The spelling Switchbox uses for a header name (compact forms expanded)."""
+@lru_cache(maxsize=1024)  # bounded: an attacker inventing names only evicts entries
+def _canonical_slow(name: str) -> str:
     canon = _CANONICAL.get(name.lower())
     if canon is not None:
         return canon
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def canonical_name(name: str) -> str:
+    """The spelling Switchbox uses for a header name (compact forms expanded)."""
+    canon = _FAST_NAMES.get(name)
+    if canon is not None:
+        return canon
+    if len(name) <= _MAX_CACHED_NAME:
+        return _canonical_slow(name)
+    return _canonical_slow.__wrapped__(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,72 +306,212 @@ def split_list(value: str) -> list[str]:
 
 
 def _is_token(text: str) -> bool:
-    return bool(text) and all(c in _TOKEN_CHARS for c in text)
+    return _TOKEN_RE.fullmatch(text) is not None
+
+
+# Cheap structural checks of the headers every layer relies on (RFC 3261 §25.1 grammar, with
+# LWS allowed where the grammar allows SWS/LWS). Deep parsing stays in `headers.py`; these only
+# make sure that it will not be handed nonsense by a message we accepted.
+_LWS = r"[ \t]*"
+_PARAM = (
+    rf"{_LWS};{_LWS}[A-Za-z0-9\-.!%*_+`'~]+"
+    rf"(?:{_LWS}={_LWS}(?:\"(?:[^\"\\]|\\.)*\"|[^\s;,\"]+))?"
+)
+_VIA_RE = re.compile(
+    rf"[A-Za-z0-9\-.!%*_+`'~]+{_LWS}/{_LWS}[A-Za-z0-9\-.!%*_+`'~]+{_LWS}/{_LWS}"
+    rf"[A-Za-z0-9\-.!%*_+`'~]+[ \t]+"
+    rf"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:{_LWS}:{_LWS}[0-9]{{1,5}})?"
+    rf"(?:{_PARAM})*{_LWS}"
+)
+_NAME_ADDR_RE = re.compile(
+    rf"(?:(?:\"(?:[^\"\\]|\\.)*\"|[A-Za-z0-9\-.!%*_+`'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`'~]+)*)"
+    rf"{_LWS})?<[^<>]+>(?:{_PARAM})*{_LWS}"
+    rf"|[A-Za-z][A-Za-z0-9+\-.]*:[^\s;<>\",]+(?:{_PARAM})*{_LWS}"
+)
+_REQUEST_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:[^\s<>\"]+")
+
+# The common shapes first (one short regex each); the full grammar only when they miss.
+_VIA_FAST_RE = re.compile(r"SIP/2\.0/[A-Z]+ [A-Za-z0-9.\-:\[\]]+(?:;[^;\s\"=]+(?:=[^;\s\",]+)?)*")
+_METHODS = frozenset(
+    {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
+     "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"}
+)
+
+_SINGLE = frozenset({"From", "To", "Call-ID", "CSeq", "Content-Length", "Max-Forwards"})
+_WATCH = _SINGLE | _SPLIT_LISTS
 
 
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
     """Separate head from body, accepting LF-only line ends from sloppy phones."""
     idx = data.find(b"\r\n\r\n")
-    if idx >= 0:
+    lf = data.find(b"\n\n")
+    if idx >= 0 and (lf < 0 or idx < lf):
         return data[:idx], data[idx + 4 :]
-    idx = data.find(b"\n\n")
-    if idx >= 0:
-        return data[:idx], data[idx + 2 :]
+    if lf >= 0:
+        return data[:lf], data[lf + 2 :]
     # A message with no blank line has no body; tolerate a missing final CRLF.
     return data.rstrip(b"\r\n"), b""
 
 
 def _head_lines(head: bytes, limits: Limits) -> list[str]:
+    """The head's lines, unfolded only when `_fold` is asked to (the common case has no
+    folding, and the header loop notices a continuation line on its slow path)."""
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
         raise SipParseError(SipStatus.BAD_REQUEST, "header not UTF-8") from None
-    raw = text.replace("\r\n", "\n").split("\n")
-    if len(raw) > limits.max_headers + 1:
+    lines = text.splitlines()
+    if len(lines) != text.count("\n") + 1:
+        # splitlines() also breaks on a bare CR and on other separators (VT, FF, U+2028…).
+        # RFC 3261 §7: lines end in CRLF (LF tolerated); a bare CR could smuggle a header into
+        # whatever we copy the value to, so it is refused; the rest belong to the value.
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            raise SipParseError(SipStatus.BAD_REQUEST, "bare CR in header")
+        lines = text.split("\n")
+    if len(lines) > limits.max_headers + 1:
         raise SipParseError(SipStatus.BAD_REQUEST, "too many headers")
-    lines: list[str] = []
-    for line in raw:
-        if len(line) > limits.max_header_line_bytes:
-            raise SipParseError(SipStatus.BAD_REQUEST, "header line too long")
-        if line[:1] in (" ", "\t") and lines:
-            # RFC 3261 §7.3.1: header folding; the continuation joins with one space.
-            lines[-1] = lines[-1] + " " + line.strip()
-        else:
-            lines.append(line)
+    if len(head) > limits.max_header_line_bytes and (
+        max(map(len, lines)) > limits.max_header_line_bytes
+    ):
+        raise SipParseError(SipStatus.BAD_REQUEST, "header line too long")
     return lines
+
+
+def _fold(lines: list[str], limits: Limits) -> list[str]:
+    """RFC 3261 §7.3.1: a line starting with SP/HTAB continues the previous header; the
+    continuation joins with one space. The start line cannot be continued."""
+    folded: list[str] = [lines[0]]
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and line:
+            if len(folded) == 1:
+                raise SipParseError(SipStatus.BAD_REQUEST, "malformed header line")
+            joined = folded[-1].rstrip(" \t") + " " + line.strip(" \t")
+            if len(joined) > limits.max_header_line_bytes:
+                raise SipParseError(SipStatus.BAD_REQUEST, "header line too long")
+            folded[-1] = joined
+        else:
+            folded.append(line)
+    return folded
+
+
+class _Folded(Exception):
+    """Internal: the header loop met a continuation line; unfold and start again."""
+
+
+class _Reframe(Exception):
+    """Internal: the header loop met an empty line; split head and body the careful way."""
+
+
+def _parse_headers(lines: list[str]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Header entries in order, and the first value of each single-valued header."""
+    items: list[tuple[str, str]] = []
+    append = items.append
+    seen: dict[str, str] = {}
+    fast = _FAST_NAMES
+    watch = _WATCH
+    for line in lines:
+        raw_name, colon, value = line.partition(":")
+        name = fast.get(raw_name)
+        if name is None:
+            if not line:
+                raise _Reframe  # an empty line: the head really ended earlier (LF-only)
+            if line[0] in (" ", "\t"):
+                raise _Folded
+            if not colon or not raw_name:
+                raise SipParseError(SipStatus.BAD_REQUEST, "malformed header line")
+            raw_name = raw_name.rstrip(" \t")  # RFC 3261 §25.1: HCOLON allows WSP before ":"
+            if _TOKEN_RE.fullmatch(raw_name) is None:
+                raise SipParseError(SipStatus.BAD_REQUEST, "malformed header name")
+            name = canonical_name(raw_name)
+        value = value.strip()
+        if name in watch:
+            if name in _SINGLE:
+                if name in seen:
+                    # RFC 4475 §3.3.8, §3.3.9: one From/To/Call-ID/CSeq/Content-Length only.
+                    raise SipParseError(SipStatus.BAD_REQUEST, f"duplicate {name}")
+                seen[name] = value
+            elif "," in value and not (name == "Contact" and value == "*"):
+                parts = split_list(value)
+                if name == "Via":
+                    if not parts:
+                        raise SipParseError(SipStatus.BAD_REQUEST, "malformed Via")
+                    for part in parts:
+                        _check_via(part)
+                items.extend([(name, part) for part in parts])
+                continue
+            elif name == "Via":
+                _check_via(value)
+        append((name, value))
+    return items, seen
+
+
+def _parse_lines(
+    lines: list[str], limits: Limits
+) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    try:
+        return _parse_headers(lines[1:])
+    except _Folded:
+        lines[:] = _fold(lines, limits)
+        return _parse_headers(lines[1:])
+    except _Reframe:  # cannot happen after _split_head; kept total for the type checker
+        raise SipParseError(SipStatus.BAD_REQUEST, "malformed header line") from None
+
+
+def _check_via(value: str) -> None:
+    if _VIA_FAST_RE.fullmatch(value) is None and _VIA_RE.fullmatch(value) is None:
+        raise SipParseError(SipStatus.BAD_REQUEST, "malformed Via")
+
+
+def _is_name_addr(value: str) -> bool:
+    # The common `["display" ]<uri>[;params]` shapes, checked with string operations (cheaper
+    # than a regex here); anything else goes through the grammar.
+    text = value
+    if text[:1] == '"':
+        quote = text.find('"', 1)
+        if quote > 0 and "\\" not in text[:quote]:
+            text = text[quote + 1 :].lstrip(" \t")
+    if text[:1] == "<" and '"' not in text:
+        gt = text.find(">")
+        if gt > 1 and text.find("<", 1) < 0 and text.find(">", gt + 1) < 0:
+            rest = text[gt + 1 :]
+            if not rest or (rest[0] == ";" and "," not in rest and " " not in rest):
+                return " " not in text[:gt]
+    return _NAME_ADDR_RE.fullmatch(value) is not None
 
 
 def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Response:
     """Parse one whole SIP message (a datagram, or one framed by the stream transport).
 
-    Raises `SipParseError`: 413 for an oversize message or body, 505 for another SIP version,
-    400 for everything else, with a short stable reason.
+    Raises `SipParseError`: 413 for an oversize message or body, 414 for an oversize
+    Request-URI, 505 for another SIP version, 400 for everything else, with a short stable
+    reason. Beyond the start line, the mandatory headers are checked for shape (each Via
+    entry, From, To, Call-ID, CSeq, Max-Forwards, Content-Length) and the single-valued ones
+    for duplicates (RFC 4475 §3.3.8/§3.3.9), so later layers can parse them without surprise.
     """
     if len(data) > limits.max_message_bytes:
         raise SipParseError(SipStatus.MESSAGE_TOO_LARGE, "message too large")
-    data = data.lstrip(b"\r\n")  # RFC 3261 §7.5: ignore CRLFs before the start line
+    if data[:1] in (b"\r", b"\n"):
+        data = data.lstrip(b"\r\n")  # RFC 3261 §7.5: ignore CRLFs before the start line
     if not data:
         raise SipParseError(SipStatus.BAD_REQUEST, "empty message")
-    head, body = _split_head(data)
+    idx = data.find(b"\r\n\r\n")
+    if idx >= 0:
+        head = data[:idx]
+        body = data[idx + 4 :]
+    else:
+        head, body = _split_head(data)
     lines = _head_lines(head, limits)
+    try:
+        items, seen = _parse_headers(lines[1:])
+    except _Reframe:
+        head, body = _split_head(data)
+        lines = _head_lines(head, limits)
+        items, seen = _parse_lines(lines, limits)
+    except _Folded:
+        lines = _fold(lines, limits)
+        items, seen = _parse_headers(lines[1:])
     start = lines[0]
-    items: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        colon = line.find(":")
-        if colon <= 0:
-            raise SipParseError(SipStatus.BAD_REQUEST, "malformed header line")
-        raw_name = line[:colon].rstrip()
-        if not _is_token(raw_name):
-            raise SipParseError(SipStatus.BAD_REQUEST, "malformed header name")
-        name = canonical_name(raw_name)
-        value = line[colon + 1 :].strip()
-        if name in _SPLIT_LISTS and "," in value and not (name == "Contact" and value == "*"):
-            for part in split_list(value):
-                items.append((name, part))
-        else:
-            items.append((name, value))
     if len(items) > limits.max_headers:
         raise SipParseError(SipStatus.BAD_REQUEST, "too many headers")
     headers = Headers._trusted(items)
@@ -361,7 +527,6 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Res
         if len(code) != 3 or not code.isdigit() or not "100" <= code <= "699":
             raise SipParseError(SipStatus.BAD_REQUEST, "malformed status code")
         message = Response(int(code), parts[2] if len(parts) == 3 else "", headers, b"")
-        required = _REQUIRED_RESPONSE
     else:
         parts = start.split(" ")
         if len(parts) != 3:
@@ -371,23 +536,43 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Res
             if version.upper().startswith("SIP/"):
                 raise SipParseError(SipStatus.VERSION_NOT_SUPPORTED, "unsupported SIP version")
             raise SipParseError(SipStatus.BAD_REQUEST, "malformed request line")
-        if not _is_token(method):
+        if method not in _METHODS and _TOKEN_RE.fullmatch(method) is None:
             raise SipParseError(SipStatus.BAD_REQUEST, "malformed method")
         if len(uri) > limits.max_uri_bytes:
             raise SipParseError(SipStatus.REQUEST_URI_TOO_LONG, "request-URI too long")
-        if ":" not in uri:
+        if _REQUEST_URI_RE.fullmatch(uri) is None:
             raise SipParseError(SipStatus.BAD_REQUEST, "malformed request-URI")
+        if "?" in uri and uri.rfind("?") > uri.rfind("@"):
+            # RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475
+            # §3.1.2.11 lets us refuse rather than guess).
+            raise SipParseError(SipStatus.BAD_REQUEST, "headers in request-URI")
         message = Request(method, uri, headers, b"")
-        required = _REQUIRED_REQUEST
 
-    for name in required:
-        if name not in headers:
+    if not items or (items[0][0] != "Via" and all(n != "Via" for n, _ in items)):
+        raise SipParseError(SipStatus.BAD_REQUEST, "missing Via")
+    for name in _REQUIRED:
+        if name not in seen:
             raise SipParseError(SipStatus.BAD_REQUEST, f"missing {name}")
-    _, cseq_method = parse_cseq(headers.get("CSeq") or "")
+    if not _is_name_addr(seen["From"]):
+        raise SipParseError(SipStatus.BAD_REQUEST, "malformed From")
+    if not _is_name_addr(seen["To"]):
+        raise SipParseError(SipStatus.BAD_REQUEST, "malformed To")
+    call_id = seen["Call-ID"]
+    if not call_id or " " in call_id or "\t" in call_id:
+        raise SipParseError(SipStatus.BAD_REQUEST, "malformed Call-ID")
+    cseq = seen["CSeq"]
+    seq_text, space, cseq_method = cseq.partition(" ")
+    if not (space and seq_text.isdigit() and len(seq_text) < 10 and cseq_method in _METHODS):
+        _, cseq_method = parse_cseq(cseq)  # the uncommon shapes, and the error text
     if isinstance(message, Request) and cseq_method != message.method:
         raise SipParseError(SipStatus.BAD_REQUEST, "CSeq method does not match request")
+    max_forwards = seen.get("Max-Forwards")
+    if max_forwards is not None and (
+        not max_forwards.isdigit() or len(max_forwards) > 9 or int(max_forwards) > 255
+    ):
+        raise SipParseError(SipStatus.BAD_REQUEST, "malformed Max-Forwards")
 
-    length_text = headers.get("Content-Length")
+    length_text = seen.get("Content-Length")
     if length_text is not None:
         if not length_text.isdigit() or len(length_text) > 9:
             raise SipParseError(SipStatus.BAD_REQUEST, "malformed Content-Length")
@@ -396,7 +581,8 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Res
             raise SipParseError(SipStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
         if length > len(body):
             raise SipParseError(SipStatus.BAD_REQUEST, "Content-Length exceeds message")
-        body = body[:length]  # RFC 3261 §18.3: bytes past Content-Length are discarded
+        if length != len(body):
+            body = body[:length]  # RFC 3261 §18.3: bytes past Content-Length are discarded
     elif len(body) > limits.max_body_bytes:
         raise SipParseError(SipStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
     message.body = body

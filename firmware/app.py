@@ -1,0 +1,246 @@
+"""The composition root: builds the running box from one configuration revision and runs it.
+
+Order of start: board → media relay → SIP transport → transaction layer and stack → call
+controller; the "ready" line and systemd READY=1 come only when SIP is listening. On SIGTERM or
+Ctrl-C every call gets BYE (or 503 while ringing), and the process is gone within 2 s.
+
+Configuration revisions applied while running replace the directory of users and devices;
+calls in progress keep the legs and media they have (nothing is torn down to apply config).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from firmware.bus import EventBus
+from firmware.calls.controller import CallController, ControllerSettings
+from firmware.calls.directory import DeviceEntry, Directory, UserEntry
+from firmware.cli import Loop, RunOptions
+from firmware.clock import MonotonicClock
+from firmware.config.durable import write_atomic
+from firmware.config.errors import ConfigError
+from firmware.config.schema import Config, DeviceAuth
+from firmware.config.store import ConfigStore, NoActiveRevision, Revision
+from firmware.media.relay import MediaRelay, PortAllocator
+from firmware.service.systemd import Notifier
+from firmware.sip.auth import DigestAuthenticator, FailureThrottle
+from firmware.sip.message import Limits
+from firmware.sip.peer import Transport
+from firmware.sip.registrar import Registrar, RegistrarPolicy
+from firmware.sip.stack import SipStack
+from firmware.sip.transaction import TransactionLayer
+from firmware.sip.transport import SipTransport
+from firmware.sip.uri import parse_uri
+from hal.board import BoardError, find_board, load_board
+from hal.loader import create_board
+
+log = logging.getLogger(__name__)
+
+EX_OK = 0
+EX_CONFIG = 78
+EX_UNAVAILABLE = 69
+STATUS_INTERVAL_S = 10.0
+EXPIRY_INTERVAL_S = 5.0
+
+
+def build_directory(config: Config) -> Directory:
+    """The call controller's view of one revision."""
+    users = [UserEntry(u.id, u.name or f"Extension {u.extension}", u.extension)
+             for u in config.users]
+    devices = []
+    for d in config.devices:
+        contact = parse_uri(d.contact) if d.contact else None
+        password = d.password if d.auth is DeviceAuth.DIGEST else None
+        devices.append(DeviceEntry(d.id, d.user, d.username, password, contact))
+    return Directory(users, devices)
+
+
+def advertised_host(config: Config, listen: str) -> str:
+    """The address phones must send to: configured, else the listen address, else the
+    address of the interface holding the default route (found by a UDP connect, which sends
+    nothing), else loopback."""
+    if config.sip.advertise:
+        return config.sip.advertise
+    if listen not in ("0.0.0.0", "::", ""):
+        return listen
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: a route lookup only, no packet leaves
+        host: str = probe.getsockname()[0]
+        return host
+    except OSError:
+        return "127.0.0.1"
+    finally:
+        probe.close()
+
+
+def _nonce_secret(data_dir: Path) -> bytes:
+    """A per-box secret for stateless nonces, kept so that challenges survive a restart."""
+    path = data_dir / "secrets" / "nonce.key"
+    try:
+        secret = path.read_bytes()
+        if len(secret) >= 32:
+            return secret
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_bytes(32)
+    write_atomic(path, secret, mode=0o600)
+    return secret
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The running box; tests and the bench reach its parts through here."""
+
+    config: Config
+    transport: SipTransport
+    stack: SipStack[object, object, object]
+    controller: CallController
+    relay: MediaRelay
+    bus: EventBus
+    advertise: str
+
+
+async def serve(options: RunOptions, out: TextIO = sys.stdout,
+                stop: asyncio.Event | None = None) -> int:
+    """Run until `stop` is set (or SIGTERM/SIGINT). Returns the process exit code."""
+    store = ConfigStore(options.data_dir)
+    try:
+        try:
+            _, stored = store.current()
+        except NoActiveRevision:  # started without the CLI's preparation (tests, bench)
+            stored = store.bootstrap().config
+        config = options.apply_to(stored)
+    except ConfigError as exc:
+        log.error("cannot start with this configuration:\n%s", exc)
+        return EX_CONFIG
+    clock = MonotonicClock()
+    notifier = Notifier()
+    bus = EventBus()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    try:
+        board = create_board(load_board(find_board(options.board)))
+    except (BoardError, FileNotFoundError, LookupError) as exc:
+        log.error("board %r unusable: %s", options.board, exc)
+        return EX_CONFIG
+
+    sip = config.sip
+    advertise = advertised_host(config, sip.listen)
+    relay = MediaRelay(advertise if _is_ip(advertise) else "127.0.0.1",
+                       PortAllocator(sip.rtp_ports.start, sip.rtp_ports.end),
+                       bind_host=sip.listen if sip.listen not in ("", "::") else "0.0.0.0")
+    transport = SipTransport(
+        listen_host=sip.listen, port=sip.port,
+        transports=[Transport(t.upper()) for t in sip.transports],
+        limits=Limits(), clock=clock, advertised_host=advertise,
+    )
+    layer = TransactionLayer()
+    policy = RegistrarPolicy(sip.registration.min_expires_s, sip.registration.max_expires_s,
+                             sip.registration.default_expires_s)
+    registrar = Registrar(policy)
+    authenticator = DigestAuthenticator(sip.realm, _nonce_secret(options.data_dir))
+    async with board:
+        try:
+            await transport.start()
+        except OSError as exc:
+            log.error("cannot listen for SIP on %s:%d: %s", sip.listen, sip.port, exc)
+            return EX_UNAVAILABLE
+        try:
+            controller_ref: list[CallController] = []
+
+            class _Tu:
+                def handle(self, event: object) -> None:
+                    controller_ref[0].handle(event)  # type: ignore[arg-type]
+
+            stack: SipStack[object, object, object] = SipStack(layer, transport, clock, _Tu())  # type: ignore[arg-type]
+            controller = CallController(
+                stack=stack,  # type: ignore[arg-type]
+                directory=build_directory(config), registrar=registrar,
+                authenticator=authenticator, relay=relay, bus=bus, clock=clock,
+                settings=ControllerSettings(advertise_host=advertise),
+                throttle=FailureThrottle(),
+            )
+            controller_ref.append(controller)
+
+            def on_revision(revision: Revision, new: Config) -> None:
+                try:
+                    effective = options.apply_to(new)  # command-line overrides stay in force
+                except ConfigError as exc:
+                    log.error("revision %d conflicts with the command line; not applied:\n%s",
+                              revision.number, exc)
+                    return
+                controller.apply_directory(build_directory(effective))
+                log.info("configuration revision %d applied", revision.number)
+
+            unsubscribe = store.subscribe(on_revision)
+            listening = ", ".join(
+                f"{t.lower()}:{sip.listen}:{transport.local_address(t)[1]}"
+                for t in (Transport(x.upper()) for x in sip.transports)
+            )
+            out.write(f"switchbox ready: SIP on {listening}, advertised as {advertise}, "
+                      f"board {options.board}, {len(config.users)} users, pid {os.getpid()}\n")
+            out.flush()
+            notifier.ready(f"ready: SIP on {listening}")
+            await _until_stopped(stop, notifier, controller, registrar)
+            unsubscribe()
+            notifier.stopping()
+            await controller.shutdown(grace_s=0.3)
+            stack.close()
+        finally:
+            await transport.close()
+            for session in list(relay.sessions):
+                session.close()
+    return EX_OK
+
+
+async def _until_stopped(stop: asyncio.Event, notifier: Notifier, controller: CallController,
+                         registrar: Registrar) -> None:
+    """Housekeeping ticks until `stop`: registration expiry, systemd watchdog and status."""
+    interval = min(EXPIRY_INTERVAL_S, notifier.watchdog_interval_s or EXPIRY_INTERVAL_S)
+    status_due = 0.0
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval):
+                await stop.wait()
+        controller.expire_registrations()
+        notifier.watchdog()
+        if loop.time() >= status_due:
+            status_due = loop.time() + STATUS_INTERVAL_S
+            notifier.status(f"{len(controller.calls)} calls, {len(registrar)} registrations")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+    except OSError:
+        return False
+    return True
+
+
+def run(options: RunOptions) -> int:
+    """Run the box in this process on the loop the options ask for."""
+    if options.loop is Loop.UVLOOP:
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed; using the asyncio loop")
+        else:
+            return int(uvloop.run(serve(options)))
+    return asyncio.run(serve(options))

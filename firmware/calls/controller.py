@@ -1,0 +1,865 @@
+"""The call controller: the SIP transaction user of the box (registrar front door and B2BUA).
+
+Every call is two or more legs joined here. An INVITE from a registered phone is
+authenticated (407), the dialled number looked up in the directory (404 unknown, 480 nobody
+registered, 486 busy), the media anchored in a relay session, and the call forked to every
+contact of the called user (desk phone + softphone ring together). The first 2xx wins; the
+other forks are cancelled. Re-INVITEs (hold/resume), INFO and UPDATE pass across with their
+SDP rewritten so that media keeps flowing through the box. Every call ends in exactly one
+`CallEnded` event, answered or not: no call is lost without a trace.
+
+Concurrency: everything runs on the loop thread. Handling a SIP event never blocks; the one
+awaited step of a call (binding its relay sockets) runs as a supervised task, and an unexpected
+exception in it ends that call with `internal_error` while the others stay up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from firmware.bus import EventBus
+from firmware.calls.directory import DeviceEntry, Directory, UserEntry
+from firmware.calls.events import (
+    Answered,
+    CallEnded,
+    CallHeld,
+    CallId,
+    CallStarted,
+    Cause,
+    LegId,
+    LegRinging,
+    Registered,
+    Unregistered,
+)
+from firmware.calls.sip_leg import LegRole, LegState, SipLeg
+from firmware.clock import Clock
+from firmware.media.relay import MediaEndpoint, MediaRelay, RelayError, RelaySession
+from firmware.sip import sdp as sdp_mod
+from firmware.sip.auth import AuthOutcome, DigestAuthenticator, FailureThrottle
+from firmware.sip.dialog import Dialog
+from firmware.sip.errors import SipError
+from firmware.sip.headers import parse_name_addr
+from firmware.sip.ids import new_branch, new_call_id, new_tag
+from firmware.sip.message import Headers, Request, Response, make_response
+from firmware.sip.peer import Peer, Transport
+from firmware.sip.registrar import Binding, Registrar
+from firmware.sip.stack import SipStack
+from firmware.sip.status import SipStatus
+from firmware.sip.transaction import (
+    AckReceived,
+    AckTimedOut,
+    CancelReceived,
+    ClientTransactionId,
+    RequestReceived,
+    ResponseOverdue,
+    ResponseReceived,
+    ServerTransactionId,
+    TransactionEvent,
+    TransactionTimedOut,
+    make_cancel,
+)
+from firmware.sip.uri import parse_uri
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "Switchbox/0.1"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+# Requests we understand but do not serve yet: 405 with Allow, not 501 (RFC 3261 §8.2.1).
+_KNOWN_NOT_ALLOWED = frozenset({"MESSAGE", "PUBLISH", "NOTIFY", "REFER", "PRACK"})
+_FORWARDED_IN_DIALOG = frozenset({"INVITE", "INFO", "UPDATE"})
+_BAD_EVENT = 489  # RFC 6665 §8.3.2 Bad Event: we publish no event packages yet
+
+
+class CallState(StrEnum):
+    SETUP = "setup"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    """What the controller takes from the configuration."""
+
+    advertise_host: str
+    ring_timeout_s: float = 60.0
+
+
+@dataclass(eq=False, slots=True)
+class Call:
+    id: CallId
+    caller: str
+    caller_device: str
+    dialled: str
+    a: SipLeg
+    started_at: float
+    state: CallState = CallState.SETUP
+    forks: dict[LegId, SipLeg] = field(default_factory=dict)
+    b: SipLeg | None = None
+    relay: RelaySession | None = None
+    users: set[str] = field(default_factory=set)
+    answered_at: float | None = None
+    answered_by: str | None = None
+    rung: list[str] = field(default_factory=list)
+    fork_statuses: list[int] = field(default_factory=list)
+    ring_timer: asyncio.TimerHandle | None = None
+    a_answered_final: bool = False
+    pending_b_ack: SipLeg | None = None  # late offer: B's ACK waits for A's answer
+
+    def other(self, leg: SipLeg) -> SipLeg | None:
+        return self.b if leg is self.a else self.a
+
+
+@dataclass(frozen=True, slots=True)
+class _Forwarded:
+    """An in-dialog request we passed from `origin` to the other leg."""
+
+    call: Call
+    origin: SipLeg
+    target: SipLeg
+    request: Request
+    server_tx: ServerTransactionId
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+
+class CallController:
+    """The TU of the box. `handle` is called by `SipStack` for every transaction event."""
+
+    def __init__(
+        self,
+        *,
+        stack: SipStack[TransactionEvent, ClientTransactionId, ServerTransactionId],
+        directory: Directory,
+        registrar: Registrar,
+        authenticator: DigestAuthenticator,
+        relay: MediaRelay,
+        bus: EventBus,
+        clock: Clock,
+        settings: ControllerSettings,
+        throttle: FailureThrottle | None = None,
+    ) -> None:
+        self._stack = stack
+        self.directory = directory
+        self._registrar = registrar
+        self._auth = authenticator
+        self._relay = relay
+        self._bus = bus
+        self._clock = clock
+        self.settings = settings
+        self._throttle = throttle
+        self.calls: dict[CallId, Call] = {}
+        self._by_server_tx: dict[ServerTransactionId, Call] = {}
+        self._by_client_tx: dict[ClientTransactionId, SipLeg] = {}
+        self._legs_call: dict[LegId, Call] = {}
+        self._dialogs: dict[tuple[str, str], SipLeg] = {}  # (Call-ID, our tag) → leg
+        self._forwarded: dict[ClientTransactionId, _Forwarded] = {}
+        self._busy: dict[str, set[CallId]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ids = itertools.count(1)
+        self.internal_errors = 0
+
+    # -- configuration --------------------------------------------------------------------------
+
+    def apply_directory(self, directory: Directory) -> None:
+        """Take a new configuration revision. Calls in progress keep their legs and media."""
+        self.directory = directory
+
+    # -- entry point ----------------------------------------------------------------------------
+
+    def handle(self, event: TransactionEvent) -> None:
+        if isinstance(event, RequestReceived):
+            self._on_request(event.request, event.source, event.tx)
+        elif isinstance(event, ResponseReceived):
+            self._on_response(event.response, event.tx)
+        elif isinstance(event, AckReceived):
+            self._on_ack(event.request)
+        elif isinstance(event, CancelReceived):
+            self._on_cancel(event.invite_tx)
+        elif isinstance(event, TransactionTimedOut):
+            self._on_client_timeout(event.tx)
+        elif isinstance(event, AckTimedOut):
+            self._on_ack_timeout(event.tx)
+        elif isinstance(event, ResponseOverdue):
+            log.warning("no final response in time for %s", event.tx)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def _on_request(self, request: Request, source: Peer, tx: ServerTransactionId) -> None:
+        method = request.method
+        to_tag = _tag(request.headers.get("To"))
+        try:
+            if to_tag:
+                leg = self._dialogs.get((request.call_id, to_tag))
+                if leg is None:
+                    self._reply(request, tx, SipStatus.CALL_DOES_NOT_EXIST)
+                    return
+                self._in_dialog(leg, request, tx)
+            elif method == "INVITE":
+                self._new_call(request, source, tx)
+            elif method == "REGISTER":
+                self._register(request, source, tx)
+            elif method == "OPTIONS":
+                self._reply(request, tx, SipStatus.OK, extra=self._capabilities())
+            elif method == "SUBSCRIBE":
+                self._reply(request, tx, _BAD_EVENT, "Bad Event")
+            elif method in ("BYE", "INFO", "UPDATE"):
+                self._reply(request, tx, SipStatus.CALL_DOES_NOT_EXIST)
+            elif method in _KNOWN_NOT_ALLOWED:
+                self._reply(request, tx, SipStatus.METHOD_NOT_ALLOWED, extra=[("Allow", ALLOW)])
+            else:
+                self._reply(request, tx, SipStatus.NOT_IMPLEMENTED, extra=[("Allow", ALLOW)])
+        except SipError as exc:
+            log.info("refusing %s %s call-id=%r: %s", method, exc.status, request.call_id,
+                     exc.reason)
+            if method != "ACK":
+                self._reply(request, tx, exc.status, f"{exc.status.phrase} ({exc.reason})")
+
+    def _reply(
+        self,
+        request: Request,
+        tx: ServerTransactionId,
+        status: int,
+        reason: str | None = None,
+        *,
+        to_tag: str | None = None,
+        extra: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> None:
+        headers = list(extra)
+        if status >= 200 or to_tag:
+            headers.append(("Server", USER_AGENT))
+        response = make_response(request, status, reason, to_tag=to_tag or _reply_tag(status),
+                                 extra=headers, body=body)
+        self._stack.send_response(tx, response)
+
+    def _capabilities(self) -> list[tuple[str, str]]:
+        return [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "replaces")]
+
+    # -- registration ---------------------------------------------------------------------------
+
+    def _register(self, request: Request, source: Peer, tx: ServerTransactionId) -> None:
+        now = self._clock.now()
+        to_uri = parse_name_addr(request.headers.get("To") or "").uri
+        aor_user = to_uri.user or ""
+        device = self._authenticate(request, source, tx, "Authorization", now)
+        if device is None:
+            return
+        if device.username != aor_user:
+            # A phone may only register its own address (no hijacking of another's calls).
+            self._reply(request, tx, SipStatus.FORBIDDEN, "Forbidden (wrong address of record)")
+            return
+        policy = self._registrar.policy
+        try:
+            outcome = self._registrar.register(device.id, request, source, now)
+        except SipError as exc:
+            extra = []
+            if exc.status == SipStatus.INTERVAL_TOO_BRIEF:
+                extra.append(("Min-Expires", str(policy.min_expires_s)))
+            self._reply(request, tx, exc.status, extra=extra)
+            return
+        for binding in outcome.added:
+            log.info("registered %s contact %s from %s", device.id, binding.contact.uri, source)
+            self._bus.publish(Registered(device.id, str(binding.contact.uri), str(source), now))
+        for binding in outcome.removed:
+            self._bus.publish(Unregistered(device.id, str(binding.contact.uri), now))
+        contacts = [
+            ("Contact", str(b.contact.with_param("expires", str(b.remaining_s(now)))))
+            for b in outcome.bindings
+        ]
+        self._reply(request, tx, SipStatus.OK, extra=contacts)
+
+    def expire_registrations(self) -> None:
+        """Drop due bindings; the app calls this periodically."""
+        now = self._clock.now()
+        for binding in self._registrar.handle_timers(now):
+            self._bus.publish(Unregistered(binding.aor, str(binding.contact.uri), now))
+
+    def _authenticate(
+        self, request: Request, source: Peer, tx: ServerTransactionId, header: str, now: float
+    ) -> DeviceEntry | None:
+        """The device a request comes from, or None after answering the challenge/refusal.
+
+        Known and unknown usernames get the same challenge and the same refusal; repeated
+        failures from one address are refused outright for a while (toll-fraud guard)."""
+        trusted = self.directory.trusted_device_at(source.host)
+        if trusted is not None and header == "Proxy-Authorization":
+            return trusted
+        if self._throttle is not None and self._throttle.blocked(source.host, now):
+            self._reply(request, tx, SipStatus.FORBIDDEN, "Forbidden (too many failures)")
+            return None
+        challenge_header = "WWW-Authenticate" if header == "Authorization" else "Proxy-Authenticate"
+        challenge_status = (
+            SipStatus.UNAUTHORIZED if header == "Authorization"
+            else SipStatus.PROXY_AUTHENTICATION_REQUIRED
+        )
+        credentials = request.headers.get(header)
+        if credentials is None:
+            self._reply(request, tx, challenge_status,
+                        extra=[(challenge_header, c) for c in self._auth.challenge(now)])
+            return None
+
+        def password_of(username: str) -> str | None:
+            device = self.directory.device_by_username(username)
+            return device.password if device is not None else None
+
+        result = self._auth.verify(request.method, credentials, password_of, now)
+        if result.outcome is AuthOutcome.OK and result.username is not None:
+            device = self.directory.device_by_username(result.username)
+            if device is not None:
+                return device
+        if result.outcome is AuthOutcome.STALE:
+            self._reply(request, tx, challenge_status,
+                        extra=[(challenge_header, c) for c in self._auth.challenge(now, stale=True)])
+            return None
+        if self._throttle is not None:
+            self._throttle.record_failure(source.host, now)
+        log.info("authentication failed for %s from %s: %s", request.method, source.host,
+                 result.reason)
+        self._reply(request, tx, SipStatus.FORBIDDEN, "Forbidden")
+        return None
+
+    # -- new calls ------------------------------------------------------------------------------
+
+    def _new_call(self, request: Request, source: Peer, tx: ServerTransactionId) -> None:
+        now = self._clock.now()
+        max_forwards = (request.headers.get("Max-Forwards") or "70").strip()
+        if not max_forwards.isdigit():
+            raise SipError(SipStatus.BAD_REQUEST, "malformed Max-Forwards")
+        if int(max_forwards) == 0:
+            self._reply(request, tx, SipStatus.TOO_MANY_HOPS)
+            return
+        if request.body and "sdp" not in (request.headers.get("Content-Type") or "").lower():
+            self._reply(request, tx, SipStatus.UNSUPPORTED_MEDIA_TYPE,
+                        extra=[("Accept", "application/sdp")])
+            return
+        caller_device = self._authenticate(request, source, tx, "Proxy-Authorization", now)
+        if caller_device is None:
+            return
+        caller_user = self.directory.users.get(caller_device.user)
+        dialled = parse_uri(request.uri).user or ""
+        call_id = CallId(f"c{next(self._ids)}")
+        a = SipLeg(LegId(f"{call_id}-a"), LegRole.INBOUND, source, request, caller_device.id,
+                   new_tag(), server_tx=tx)
+        call = Call(call_id, caller_user.extension if caller_user else caller_device.id,
+                    caller_device.id, dialled, a, now)
+        if caller_user is not None:
+            call.users.add(caller_user.id)
+        self._register_call(call)
+        self._bus.publish(CallStarted(call_id, call.caller, dialled, now))
+        log.info("%s: %s (%s) calls %r", call_id, call.caller, caller_device.id, dialled)
+
+        user = self.directory.user_by_extension(dialled)
+        if user is None:
+            self._fail(call, SipStatus.NOT_FOUND, Cause.NOT_FOUND)
+            return
+        targets = self._targets(user, now)
+        if not targets:
+            self._fail(call, SipStatus.TEMPORARILY_UNAVAILABLE, Cause.UNAVAILABLE)
+            return
+        if self._busy.get(user.id):
+            self._fail(call, SipStatus.BUSY_HERE, Cause.BUSY)
+            return
+        call.users.add(user.id)
+        self._busy.setdefault(user.id, set()).add(call_id)
+        self._reply(request, tx, SipStatus.TRYING)
+        caller_name = caller_user.name if caller_user else call.caller
+        self._spawn(call, self._setup(call, targets, caller_name, max(0, int(max_forwards) - 1)))
+
+    def _targets(self, user: UserEntry, now: float) -> list[tuple[DeviceEntry, str, Peer]]:
+        """(device, Request-URI, flow) for every reachable device of `user`."""
+        out: list[tuple[DeviceEntry, str, Peer]] = []
+        for device in self.directory.devices_of(user.id):
+            if device.contact is not None:
+                transport = Transport((device.contact.param("transport") or "udp").upper())
+                out.append((device, str(device.contact),
+                            Peer(transport, device.contact.host, device.contact.port or 5060)))
+                continue
+            binding: Binding
+            for binding in self._registrar.bindings(device.id, now):
+                out.append((device, str(binding.contact.uri), binding.source))
+        return out
+
+    async def _setup(
+        self, call: Call, targets: list[tuple[DeviceEntry, str, Peer]], caller_name: str,
+        max_forwards: int,
+    ) -> None:
+        try:
+            relay = await self._relay.open_session(label=call.id)
+        except RelayError:
+            log.error("%s: no media ports free", call.id)
+            self._fail(call, SipStatus.SERVICE_UNAVAILABLE, Cause.INTERNAL_ERROR)
+            return
+        if call.state is CallState.ENDED:  # cancelled while the sockets were being bound
+            relay.close()
+            return
+        call.relay = relay
+        offer = b""
+        if call.a.invite.body:
+            offer = self._anchor(call.a.invite.body, learn=relay.a, expose=relay.b)
+        now = self._clock.now()
+        call.state = CallState.RINGING
+        for n, (device, uri, peer) in enumerate(targets):
+            leg = self._send_fork(call, n, device, uri, peer, caller_name, max_forwards, offer)
+            call.rung.append(device.id)
+            self._bus.publish(LegRinging(call.id, leg.id, device.id, now))
+        loop = asyncio.get_running_loop()
+        call.ring_timer = loop.call_later(self.settings.ring_timeout_s, self._ring_timeout, call)
+
+    def _send_fork(
+        self, call: Call, n: int, device: DeviceEntry, uri: str, peer: Peer, caller_name: str,
+        max_forwards: int, offer: bytes,
+    ) -> SipLeg:
+        host, port = self._local(peer.transport)
+        tag = new_tag()
+        escaped = caller_name.replace("\\", "\\\\").replace('"', '\\"')
+        dialled_user = self.directory.users.get(device.user)
+        to_user = dialled_user.extension if dialled_user else call.dialled
+        headers = Headers([
+            ("Via", f"SIP/2.0/{peer.transport} {host}:{port};branch={new_branch()};rport"),
+            ("Max-Forwards", str(max_forwards)),
+            ("From", f'"{escaped}" <sip:{call.caller}@{host}>;tag={tag}'),
+            ("To", f"<sip:{to_user}@{host}>"),
+            ("Call-ID", new_call_id(host)),
+            ("CSeq", "1 INVITE"),
+            ("Contact", self._contact(peer.transport)),
+            ("Allow", ALLOW),
+            ("User-Agent", USER_AGENT),
+        ])
+        if offer:
+            headers.add("Content-Type", "application/sdp")
+        invite = Request("INVITE", uri, headers, offer)
+        leg = SipLeg(LegId(f"{call.id}-b{n}"), LegRole.OUTBOUND, peer, invite, device.id, tag)
+        call.forks[leg.id] = leg
+        self._legs_call[leg.id] = call
+        leg.client_tx = self._stack.send_request(invite, peer)
+        self._by_client_tx[leg.client_tx] = leg
+        return leg
+
+    # -- responses ------------------------------------------------------------------------------
+
+    def _on_response(self, response: Response, tx: ClientTransactionId) -> None:
+        forwarded = self._forwarded.get(tx)
+        if forwarded is not None:
+            self._on_forwarded_response(forwarded, tx, response)
+            return
+        leg = self._by_client_tx.get(tx)
+        if leg is None:
+            return  # BYE/CANCEL answers: nothing to do
+        call = self._legs_call.get(leg.id)
+        if tx.method != "INVITE" or call is None:
+            return
+        status = response.status
+        if status < 200:
+            self._on_fork_provisional(call, leg, response)
+        elif status < 300:
+            self._on_fork_answered(call, leg, response)
+        else:
+            self._on_fork_failed(call, leg, status)
+
+    def _on_fork_provisional(self, call: Call, leg: SipLeg, response: Response) -> None:
+        if leg.state is LegState.CALLING and response.status > 100:
+            leg.state = LegState.EARLY
+        leg.provisional = True
+        if leg.cancel_pending:
+            self._cancel_fork(leg)
+            return
+        if response.status == 100 or call.state is not CallState.RINGING:
+            return
+        body = b""
+        if response.body and call.relay is not None:
+            body = self._anchor(response.body, learn=call.relay.b, expose=call.relay.a)
+        status = SipStatus.SESSION_PROGRESS if body else SipStatus.RINGING
+        if response.status == 180 and not body:
+            status = SipStatus.RINGING
+        extra = [("Contact", self._contact(call.a.peer.transport))]
+        if body:
+            extra.append(("Content-Type", "application/sdp"))
+        self._respond_a(call, status, extra=extra, body=body)
+
+    def _on_fork_answered(self, call: Call, leg: SipLeg, response: Response) -> None:
+        if leg.ack is not None:  # a retransmitted 2xx: our ACK was lost (§13.2.2.4)
+            self._stack.send_stateless(leg.ack, leg.peer)
+            return
+        try:
+            leg.dialog = Dialog.as_uac(leg.invite, response)
+        except SipError as exc:
+            log.warning("%s: unusable 2xx from %s: %s", call.id, leg.device, exc.reason)
+            self._on_fork_failed(call, leg, SipStatus.BAD_REQUEST)
+            return
+        leg.state = LegState.CONFIRMED
+        leg.final_status = response.status
+        self._dialogs[(leg.dialog.call_id, leg.dialog.local_tag)] = leg
+        late_offer = not call.a.invite.body
+        if not late_offer:
+            self._send_ack(leg)
+        if call.state is not CallState.RINGING or call.b is not None:
+            # Lost the race (another fork answered, or the caller hung up): release it.
+            if late_offer:
+                self._send_ack(leg)
+            self._send_bye(leg)
+            self._drop_leg(call, leg)
+            return
+        now = self._clock.now()
+        call.b = leg
+        call.state = CallState.ANSWERED
+        call.answered_at = now
+        call.answered_by = leg.device
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
+        for other in list(call.forks.values()):
+            if other is not leg:
+                self._cancel_fork(other)
+        if late_offer:
+            call.pending_b_ack = leg
+        body = b""
+        if response.body and call.relay is not None:
+            body = self._anchor(response.body, learn=call.relay.b, expose=call.relay.a)
+        contact = self._contact(call.a.peer.transport)
+        call.a.dialog = Dialog.as_uas(call.a.invite, call.a.local_tag, contact)
+        call.a.state = LegState.CONFIRMED
+        self._dialogs[(call.a.call_id, call.a.local_tag)] = call.a
+        extra = [("Contact", contact), ("Allow", ALLOW)]
+        if body:
+            extra.append(("Content-Type", "application/sdp"))
+        self._respond_a(call, SipStatus.OK, extra=extra, body=body)
+        self._bus.publish(Answered(call.id, leg.id, leg.device, now))
+        log.info("%s: answered by %s", call.id, leg.device)
+
+    def _on_fork_failed(self, call: Call, leg: SipLeg, status: int) -> None:
+        leg.state = LegState.TERMINATED
+        leg.final_status = status
+        call.fork_statuses.append(status)
+        self._drop_leg(call, leg)
+        if call.state is CallState.RINGING and not call.forks:
+            self._fail(call, *_best_failure(call.fork_statuses))
+
+    def _drop_leg(self, call: Call, leg: SipLeg) -> None:
+        call.forks.pop(leg.id, None)
+        if leg.client_tx is not None:
+            self._by_client_tx.pop(leg.client_tx, None)
+        if call.b is not leg:
+            self._legs_call.pop(leg.id, None)
+            if leg.dialog is not None:
+                self._dialogs.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
+
+    def _on_client_timeout(self, tx: ClientTransactionId) -> None:
+        forwarded = self._forwarded.pop(tx, None)
+        if forwarded is not None:
+            self._answer_forwarded(forwarded, SipStatus.REQUEST_TIMEOUT)
+            return
+        leg = self._by_client_tx.get(tx)
+        if leg is None:
+            return
+        call = self._legs_call.get(leg.id)
+        if tx.method == "INVITE" and call is not None and leg in call.forks.values():
+            self._on_fork_failed(call, leg, SipStatus.REQUEST_TIMEOUT)
+
+    # -- cancel, timeouts, teardown ------------------------------------------------------------
+
+    def _on_cancel(self, invite_tx: ServerTransactionId) -> None:
+        call = self._by_server_tx.get(invite_tx)
+        if call is None or call.a_answered_final:
+            return
+        log.info("%s: caller cancelled", call.id)
+        self._fail(call, SipStatus.REQUEST_TERMINATED, Cause.CANCELLED)
+
+    def _ring_timeout(self, call: Call) -> None:
+        call.ring_timer = None
+        if call.state is CallState.RINGING:
+            log.info("%s: no answer in %.0f s", call.id, self.settings.ring_timeout_s)
+            self._fail(call, SipStatus.TEMPORARILY_UNAVAILABLE, Cause.NO_ANSWER)
+
+    def _on_ack_timeout(self, tx: ServerTransactionId) -> None:
+        call = self._by_server_tx.get(tx)
+        if call is not None and call.state is CallState.ANSWERED:
+            log.warning("%s: caller never acknowledged the answer; hanging up", call.id)
+            self._hang_up(call, None, Cause.TIMEOUT)
+
+    def _cancel_fork(self, leg: SipLeg) -> None:
+        if leg.state in (LegState.TERMINATED, LegState.CONFIRMED):
+            return
+        if not leg.provisional:
+            leg.cancel_pending = True  # §9.1: CANCEL only after a provisional response
+            return
+        leg.cancel_pending = False
+        cancel = make_cancel(leg.invite)
+        self._stack.send_request(cancel, leg.peer)
+
+    def _fail(self, call: Call, status: int, cause: Cause) -> None:
+        """End an unanswered call: answer the caller `status`, cancel every fork."""
+        if call.state is CallState.ENDED:
+            return
+        if not call.a_answered_final:
+            self._respond_a(call, status)
+        for leg in list(call.forks.values()):
+            self._cancel_fork(leg)
+        self._end(call, cause, status)
+
+    def _respond_a(
+        self, call: Call, status: int, *, extra: Iterable[tuple[str, str]] = (), body: bytes = b""
+    ) -> None:
+        if call.a.server_tx is None or call.a_answered_final:
+            return
+        if status >= 200:
+            call.a_answered_final = True
+        self._reply(call.a.invite, call.a.server_tx, status, to_tag=call.a.local_tag,
+                    extra=extra, body=body)
+
+    def _hang_up(self, call: Call, by: SipLeg | None, cause: Cause) -> None:
+        """End an answered call: BYE every confirmed leg except the one that hung up."""
+        for leg in (call.a, call.b):
+            if leg is not None and leg is not by and leg.state is LegState.CONFIRMED:
+                self._send_bye(leg)
+        self._end(call, cause, SipStatus.OK)
+
+    def _end(self, call: Call, cause: Cause, status: int) -> None:
+        if call.state is CallState.ENDED:
+            return
+        call.state = CallState.ENDED
+        now = self._clock.now()
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
+            call.ring_timer = None
+        if call.relay is not None:
+            call.relay.close()
+        for user in call.users:
+            ids = self._busy.get(user)
+            if ids is not None:
+                ids.discard(call.id)
+                if not ids:
+                    del self._busy[user]
+        for leg in (call.a, call.b):
+            if leg is not None:
+                leg.state = LegState.TERMINATED
+        self.calls.pop(call.id, None)
+        self._bus.publish(CallEnded(
+            call.id, call.caller, call.dialled, cause, status, call.started_at,
+            call.answered_at, now, call.answered_by, tuple(call.rung),
+        ))
+        log.info("%s: ended (%s, %s)", call.id, cause, status)
+        # Indexes of legs still finishing (CANCEL/BYE in flight) are dropped lazily: responses
+        # to them find no call and are ignored; in-dialog requests get 481.
+        self._forget(call)
+
+    def _forget(self, call: Call) -> None:
+        if call.a.server_tx is not None:
+            self._by_server_tx.pop(call.a.server_tx, None)
+        for leg in [call.a, call.b, *call.forks.values()]:
+            if leg is None:
+                continue
+            self._legs_call.pop(leg.id, None)
+            if leg.dialog is not None:
+                self._dialogs.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
+            if leg.client_tx is not None and leg.state is not LegState.CALLING:
+                self._by_client_tx.pop(leg.client_tx, None)
+
+    # -- in-dialog requests ---------------------------------------------------------------------
+
+    def _in_dialog(self, leg: SipLeg, request: Request, tx: ServerTransactionId) -> None:
+        call = self._legs_call.get(leg.id)
+        if call is None or leg.dialog is None or call.state is CallState.ENDED:
+            self._reply(request, tx, SipStatus.CALL_DOES_NOT_EXIST)
+            return
+        leg.dialog.receive_request(request)  # SipError 500 on an out-of-order CSeq
+        method = request.method
+        if method == "BYE":
+            self._reply(request, tx, SipStatus.OK)
+            log.info("%s: %s hung up", call.id, leg.device)
+            leg.state = LegState.TERMINATED
+            self._hang_up(call, leg, Cause.NORMAL)
+        elif method in _FORWARDED_IN_DIALOG:
+            self._forward(call, leg, request, tx)
+        elif method == "OPTIONS":
+            self._reply(request, tx, SipStatus.OK, extra=self._capabilities())
+        else:
+            self._reply(request, tx, SipStatus.METHOD_NOT_ALLOWED, extra=[("Allow", ALLOW)])
+
+    def _forward(self, call: Call, origin: SipLeg, request: Request,
+                 tx: ServerTransactionId) -> None:
+        target = call.other(origin)
+        if target is None or target.dialog is None or call.relay is None:
+            self._reply(request, tx, SipStatus.REQUEST_PENDING)
+            return
+        if request.method == "INVITE":
+            self._reply(request, tx, SipStatus.TRYING)
+        body = request.body
+        content_type = request.headers.get("Content-Type")
+        if body and content_type and "sdp" in content_type.lower():
+            learn, expose = self._endpoints_from(call, origin)
+            body = self._anchor(body, learn=learn, expose=expose)
+            held = sdp_mod.is_hold(body)
+            self._bus.publish(CallHeld(call.id, origin.id, held, self._clock.now()))
+        host, port = self._local(target.peer.transport)
+        contact = self._contact(target.peer.transport) if request.method != "INFO" else None
+        out = target.dialog.create_request(
+            request.method, via_host=host, via_port=port, transport=target.peer.transport,
+            contact=contact, body=body, content_type=content_type if body else None,
+        )
+        ctx = self._stack.send_request(out, target.peer)
+        self._forwarded[ctx] = _Forwarded(call, origin, target, request, tx)
+
+    def _on_forwarded_response(self, fwd: _Forwarded, tx: ClientTransactionId,
+                               response: Response) -> None:
+        if response.status < 200:
+            return
+        self._forwarded.pop(tx, None)
+        if fwd.method == "INVITE" and response.status < 300 and fwd.target.dialog is not None:
+            fwd.target.dialog.update_from_response(response)
+            host, port = self._local(fwd.target.peer.transport)
+            ack = fwd.target.dialog.create_ack(
+                response.cseq[0], via_host=host, via_port=port, transport=fwd.target.peer.transport)
+            self._stack.send_stateless(ack, fwd.target.peer)
+        body = response.body
+        extra: list[tuple[str, str]] = []
+        if body and fwd.call.relay is not None:
+            learn, expose = self._endpoints_from(fwd.call, fwd.target)
+            body = self._anchor(body, learn=learn, expose=expose)
+            extra.append(("Content-Type", "application/sdp"))
+        if fwd.method == "INVITE" and response.status < 300:
+            extra.append(("Contact", self._contact(fwd.origin.peer.transport)))
+        self._answer_forwarded(fwd, response.status, response.reason, extra, body)
+
+    def _answer_forwarded(self, fwd: _Forwarded, status: int, reason: str | None = None,
+                          extra: Iterable[tuple[str, str]] = (), body: bytes = b"") -> None:
+        self._reply(fwd.request, fwd.server_tx, status, reason, extra=extra, body=body)
+
+    def _on_ack(self, request: Request) -> None:
+        leg = self._dialogs.get((request.call_id, _tag(request.headers.get("To")) or ""))
+        if leg is None:
+            return
+        call = self._legs_call.get(leg.id)
+        if call is None or call.pending_b_ack is None or leg is not call.a:
+            return
+        b_leg, call.pending_b_ack = call.pending_b_ack, None
+        body = b""
+        if request.body and call.relay is not None:
+            body = self._anchor(request.body, learn=call.relay.a, expose=call.relay.b)
+        self._send_ack(b_leg, body)
+
+    # -- building blocks ------------------------------------------------------------------------
+
+    def _endpoints_from(self, call: Call, origin: SipLeg) -> tuple[MediaEndpoint, MediaEndpoint]:
+        """SDP from `origin` teaches its endpoint and exposes the other leg's endpoint."""
+        assert call.relay is not None
+        if origin is call.a:
+            return call.relay.a, call.relay.b
+        return call.relay.b, call.relay.a
+
+    def _anchor(self, body: bytes, *, learn: MediaEndpoint, expose: MediaEndpoint) -> bytes:
+        """Point the SDP `body` at the box: its audio goes to `expose`'s ports, and the
+        sender's own address (from the SDP) primes `learn` until the first packet latches."""
+        try:
+            session = sdp_mod.parse_sdp(body)
+        except SipError as exc:
+            log.info("passing unreadable SDP untouched: %s", exc.reason)
+            return body
+        remote = sdp_mod.remote_rtp_address(session, 0)
+        if remote is not None and remote[1] > 0:
+            try:
+                learn.set_remote(remote)
+            except (ValueError, OSError) as exc:
+                log.info("SDP address %r not usable: %s", remote, exc)
+        host, port = expose.local
+        rewritten = sdp_mod.rewrite_connection(
+            session, self.settings.advertise_host, {0: port}, disable_others=True)
+        return rewritten.to_bytes()
+
+    def _send_ack(self, leg: SipLeg, body: bytes = b"") -> None:
+        assert leg.dialog is not None
+        host, port = self._local(leg.peer.transport)
+        leg.ack = leg.dialog.create_ack(
+            leg.invite.cseq[0], via_host=host, via_port=port, transport=leg.peer.transport,
+            body=body, content_type="application/sdp" if body else None)
+        self._stack.send_stateless(leg.ack, leg.peer)
+
+    def _send_bye(self, leg: SipLeg) -> None:
+        if leg.dialog is None:
+            return
+        host, port = self._local(leg.peer.transport)
+        bye = leg.dialog.create_request("BYE", via_host=host, via_port=port,
+                                        transport=leg.peer.transport)
+        leg.state = LegState.TERMINATED
+        self._stack.send_request(bye, leg.peer)
+
+    def _local(self, transport: Transport) -> tuple[str, int]:
+        _, port = self._stack.local_address(transport)
+        return self.settings.advertise_host, port
+
+    def _contact(self, transport: Transport) -> str:
+        host, port = self._local(transport)
+        suffix = "" if transport is Transport.UDP else f";transport={transport.lower()}"
+        return f"<sip:switchbox@{host}:{port}{suffix}>"
+
+    def _register_call(self, call: Call) -> None:
+        self.calls[call.id] = call
+        self._legs_call[call.a.id] = call
+        if call.a.server_tx is not None:
+            self._by_server_tx[call.a.server_tx] = call
+
+    # -- supervision ----------------------------------------------------------------------------
+
+    def _spawn(self, call: Call, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"call-{call.id}")
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._task_done(call, t))
+
+    def _task_done(self, call: Call, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.internal_errors += 1
+            log.error("%s: internal error, ending the call", call.id, exc_info=exc)
+            if call.state is CallState.ANSWERED:
+                self._hang_up(call, None, Cause.INTERNAL_ERROR)
+            else:
+                self._fail(call, SipStatus.SERVER_INTERNAL_ERROR, Cause.INTERNAL_ERROR)
+
+    async def shutdown(self, grace_s: float = 0.5) -> None:
+        """End every call (BYE the answered, 503 the ringing) and give the BYEs a moment."""
+        for call in list(self.calls.values()):
+            if call.state is CallState.ANSWERED:
+                self._hang_up(call, None, Cause.SHUTDOWN)
+            else:
+                self._fail(call, SipStatus.SERVICE_UNAVAILABLE, Cause.SHUTDOWN)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if grace_s > 0:
+            await asyncio.sleep(grace_s)
+
+
+def _tag(value: str | None) -> str | None:
+    if not value or "tag=" not in value:
+        return None
+    try:
+        return parse_name_addr(value).tag
+    except SipError:
+        return None
+
+
+def _reply_tag(status: int) -> str | None:
+    """Final responses outside a call carry a To tag of their own (§8.2.6.2)."""
+    return new_tag() if status >= 200 else None
+
+
+def _best_failure(statuses: list[int]) -> tuple[int, Cause]:
+    """The response the caller hears when every fork failed (§16.7 step 6, simplified):
+    busy beats unavailable, a decline is passed on, otherwise temporarily unavailable."""
+    if any(s in (486, 600) for s in statuses):
+        return SipStatus.BUSY_HERE, Cause.BUSY
+    if 603 in statuses:
+        return SipStatus.DECLINE, Cause.REJECTED
+    return SipStatus.TEMPORARILY_UNAVAILABLE, Cause.UNAVAILABLE
+

@@ -1,0 +1,1 @@
+"""Interop tests: real SIP peers (SIPp, baresip, pyVoIP) against the PBX on loopback."""
