@@ -18,7 +18,6 @@ import secrets
 import signal
 import socket
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -37,8 +36,8 @@ from firmware.sip.auth import DigestAuthenticator, FailureThrottle
 from firmware.sip.message import Limits
 from firmware.sip.peer import Transport
 from firmware.sip.registrar import Registrar, RegistrarPolicy
-from firmware.sip.stack import SipStack
-from firmware.sip.transaction import TransactionLayer
+from firmware.sip.stack import TransactionStack
+from firmware.sip.transaction import TransactionEvent, TransactionLayer
 from firmware.sip.transport import SipTransport
 from firmware.sip.uri import parse_uri
 from hal.board import BoardError, find_board, load_board
@@ -99,17 +98,15 @@ def _nonce_secret(data_dir: Path) -> bytes:
     return secret
 
 
-@dataclass(slots=True)
-class Runtime:
-    """The running box; tests and the bench reach its parts through here."""
+class _DeferredTu:
+    """The stack needs its TU at construction and the controller needs the stack: this
+    forwards to the controller once both exist."""
 
-    config: Config
-    transport: SipTransport
-    stack: SipStack[object, object, object]
-    controller: CallController
-    relay: MediaRelay
-    bus: EventBus
-    advertise: str
+    target: CallController | None = None
+
+    def handle(self, event: TransactionEvent) -> None:
+        if self.target is not None:
+            self.target.handle(event)
 
 
 async def serve(options: RunOptions, out: TextIO = sys.stdout,
@@ -162,21 +159,15 @@ async def serve(options: RunOptions, out: TextIO = sys.stdout,
             log.error("cannot listen for SIP on %s:%d: %s", sip.listen, sip.port, exc)
             return EX_UNAVAILABLE
         try:
-            controller_ref: list[CallController] = []
-
-            class _Tu:
-                def handle(self, event: object) -> None:
-                    controller_ref[0].handle(event)  # type: ignore[arg-type]
-
-            stack: SipStack[object, object, object] = SipStack(layer, transport, clock, _Tu())  # type: ignore[arg-type]
+            tu = _DeferredTu()
+            stack = TransactionStack(layer, transport, clock, tu)
             controller = CallController(
-                stack=stack,  # type: ignore[arg-type]
-                directory=build_directory(config), registrar=registrar,
+                stack=stack, directory=build_directory(config), registrar=registrar,
                 authenticator=authenticator, relay=relay, bus=bus, clock=clock,
                 settings=ControllerSettings(advertise_host=advertise),
                 throttle=FailureThrottle(),
             )
-            controller_ref.append(controller)
+            tu.target = controller
 
             def on_revision(revision: Revision, new: Config) -> None:
                 try:

@@ -2,10 +2,13 @@
 (From, To, Contact, Route, Record-Route, Refer-To; RFC 3261 §20.10, §25.1).
 
 Pure. Values come from `Headers` entries already split on commas by the message parser.
+LWS is accepted wherever RFC 3261 §25.1 allows it (RFC 4475 §3.1.1.1); a URI with headers
+outside <> is refused (RFC 4475 §3.1.2.13).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from firmware.sip.errors import SipParseError
@@ -46,7 +49,7 @@ class Via:
     def rport(self) -> int | None:
         """The filled-in rport value, if any (`has_rport` says whether it was asked for)."""
         value = param_value(self.params, "rport")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and value.isascii() and value.isdigit() else None
 
     @property
     def has_rport(self) -> bool:
@@ -66,22 +69,27 @@ class Via:
         return f"SIP/2.0/{self.transport} {hp}{format_params(self.params)}"
 
 
+# RFC 3261 §20.42: sent-protocol = name SLASH version SLASH transport, SLASH = SWS "/" SWS;
+# sent-by = host [ COLON port ]. LWS is allowed around both (RFC 4475 §3.1.1.1).
+_VIA_PARTS_RE = re.compile(
+    r"([^\s/]+)[ \t]*/[ \t]*([^\s/]+)[ \t]*/[ \t]*([^\s/;]+)[ \t]+([^;]*)(;.*)?", re.S
+)
+
+
 def parse_via(value: str) -> Via:
     """Parse one Via entry. Raises `SipParseError` (400, "malformed Via")."""
-    proto, _, rest = value.strip().partition(" ")
-    parts = proto.split("/")
-    if len(parts) != 3 or parts[0].upper() != "SIP" or not parts[2]:
+    match = _VIA_PARTS_RE.fullmatch(value.strip())
+    if match is None:
         raise SipParseError(SipStatus.BAD_REQUEST, "malformed Via")
-    rest = rest.strip()
-    sent_by, _, ptext = rest.partition(";")
-    sent_by = sent_by.strip()
-    if not sent_by:
+    name, _version, transport, sent_by, ptext = match.groups()
+    sent_by = sent_by.replace(" ", "").replace("\t", "")
+    if name.upper() != "SIP" or not sent_by:
         raise SipParseError(SipStatus.BAD_REQUEST, "malformed Via")
     try:
         host, port = split_host_port(sent_by)
     except SipParseError:
         raise SipParseError(SipStatus.BAD_REQUEST, "malformed Via") from None
-    return Via(parts[2].upper(), host, port, parse_params(ptext))
+    return Via(transport.upper(), host, port, parse_params(ptext or ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +159,9 @@ def parse_name_addr(value: str) -> NameAddr:
         if display is not None:
             raise SipParseError(SipStatus.BAD_REQUEST, "display name without <URI>")
         uri_text, _, ptext = text.partition(";")
+        if "?" in uri_text or "," in uri_text:
+            # RFC 3261 §20: a URI with "," "?" or ";" must be in <>; RFC 4475 §3.1.2.13.
+            raise SipParseError(SipStatus.BAD_REQUEST, "URI with headers needs <>")
         uri = parse_uri(uri_text)
         params = parse_params(ptext)
     return NameAddr(uri, display, params)
@@ -234,7 +245,7 @@ def contact_expires(contact: NameAddr, header_expires: str | None, default: int)
     """The expiry a REGISTER asks for one contact (RFC 3261 §10.2.1.1): the contact's
     `expires` parameter, else the Expires header, else `default`. Malformed values → default."""
     for text in (contact.param("expires"), header_expires):
-        if text is not None and text.strip().isdigit():
+        if text is not None and text.strip().isascii() and text.strip().isdigit():
             return int(text.strip())
     return default
 

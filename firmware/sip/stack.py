@@ -21,6 +21,11 @@ returns; the outer flush keeps draining until the layer has nothing left.
 
 An exception raised by the TU for one event is logged once with the Call-ID and counted; the
 stack carries on with the next event (style §4: one call's failure never stops the others).
+
+The layer raises `SipParseError` for a request it cannot act on (unreadable top Via or CSeq);
+the stack answers it like any parse error (RFC 3261 §8.2.6.1 via `make_response`, sent back to
+the source address or connection) unless it is an ACK or a response, which are never answered
+(RFC 3261 §17.1.1.3, §18.1.2), and counts it by reason.
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from firmware.clock import Clock
-from firmware.sip.message import Request, Response
+from firmware.sip.errors import SipParseError
+from firmware.sip.message import Request, Response, make_response
 from firmware.sip.peer import Peer, Transport
+from firmware.sip.transaction import ClientTransactionId, ServerTransactionId, TransactionEvent
+from firmware.sip.transport import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +86,20 @@ class StackStats:
     """Counters of the adapter (the transport and the layer keep their own)."""
 
     received: int
+    """Messages handed to `layer.receive`."""
     sent: int
+    """Items of `layer.outgoing()` passed to `transport.send`."""
     events: int
+    """Events dispatched to the TU."""
     tu_errors: int
+    """Events whose `tu.handle` raised."""
     timer_wakeups: int
+    """Loop timer callbacks run."""
+    refused: dict[str, int]
+    """Messages the layer refused with `SipParseError`, by reason (answered when a request)."""
+
+
+_MAX_REFUSAL_REASONS = 32
 
 
 def _call_id_of(event: object) -> str | None:
@@ -99,6 +117,10 @@ class SipStack(Generic[EventT, ClientTxT, ServerTxT]):
 
     The constructor binds `self.receive` as the transport's receiver. All methods run on the
     event loop thread. `close()` cancels the timer; the caller closes the transport.
+
+    mypy cannot infer the type arguments from `TransactionLayer.next_event() -> Event | None`
+    (a union inside an optional); construct it as `TransactionStack(layer, transport, clock,
+    tu)` or annotate the variable with `TransactionStack`.
     """
 
     def __init__(
@@ -124,6 +146,8 @@ class SipStack(Generic[EventT, ClientTxT, ServerTxT]):
         self._events = 0
         self._tu_errors = 0
         self._timer_wakeups = 0
+        self._refused: dict[str, int] = {}
+        self._ratelog = RateLimitedLog(log, clock, 10.0)
         transport.set_receiver(self.receive)
 
     # -- inbound -------------------------------------------------------------------------------
@@ -131,8 +155,30 @@ class SipStack(Generic[EventT, ClientTxT, ServerTxT]):
     def receive(self, message: Request | Response, source: Peer, now: float) -> None:
         """The transport's receiver: one parsed message from `source` at Clock time `now`."""
         self._received += 1
-        self._layer.receive(message, source, now)
+        try:
+            self._layer.receive(message, source, now)
+        except SipParseError as exc:
+            self._refuse(message, source, exc)
         self.flush()
+
+    def _refuse(self, message: Request | Response, source: Peer, exc: SipParseError) -> None:
+        reason = exc.reason
+        refused = self._refused
+        if reason not in refused and len(refused) >= _MAX_REFUSAL_REASONS:
+            reason = "other"
+        refused[reason] = refused.get(reason, 0) + 1
+        self._ratelog.log(
+            logging.INFO,
+            reason,
+            "SIP refused (%s) from %s, call %r",
+            reason,
+            source,
+            message.call_id,
+        )
+        if isinstance(message, Request) and message.method != "ACK":
+            phrase = f"{exc.status.phrase} ({exc.reason})"
+            response = make_response(message, int(exc.status), phrase)
+            self._transport.send(response.to_bytes(), source)
 
     # -- the TU's calls ------------------------------------------------------------------------
 
@@ -234,4 +280,9 @@ class SipStack(Generic[EventT, ClientTxT, ServerTxT]):
             events=self._events,
             tu_errors=self._tu_errors,
             timer_wakeups=self._timer_wakeups,
+            refused=dict(self._refused),
         )
+
+
+TransactionStack = SipStack[TransactionEvent, ClientTransactionId, ServerTransactionId]
+"""The stack over `firmware.sip.transaction.TransactionLayer`; what the B2BUA holds."""

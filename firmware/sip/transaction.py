@@ -33,8 +33,11 @@ response (`TransactionTimedOut`); a server INVITE whose TU gives no final respon
 
 Limits: `max_transactions` live transactions; beyond it new requests get 503 with Retry-After
 (stateless, counted). Timers live in one heap of (deadline, seq, transaction) with lazy deletion:
-O(log n) per change, `next_deadline` O(1) amortised. Measured (x86-64, CPython 3.11): a whole
-UDP INVITE/180/200/ACK/BYE/200 exchange through two layers costs ≈ 70 µs per transaction.
+O(log n) per change, `next_deadline` O(1) amortised; stale entries are compacted once they
+outnumber live ones two to one. Measured over 10 000 transactions (x86-64 shared with other jobs,
+CPython 3.11): a server non-INVITE (receive, respond, expire) costs ≈ 35 µs in the layer; a whole
+UDP INVITE/100/180/200/ACK/BYE/200 call through two layers ≈ 70 µs per transaction with the TU's
+message building, ≈ 105 µs with parsing — 400 calls/s (1 600 transactions/s) is ≈ 17 % of a core.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from firmware.sip.ids import new_tag
 from firmware.sip.message import Headers, Request, Response, make_response
 from firmware.sip.peer import Peer, Transport
 from firmware.sip.status import SipStatus
+from firmware.sip.uri import Params
 
 TIMER_T1_S = 0.5
 """RTT estimate (§17.1.1.1)."""
@@ -279,6 +283,22 @@ def _top_via(headers: Headers) -> Via:
     return parse_via(text)
 
 
+def _branch_of(via_text: str | None) -> str | None:
+    """The branch of a response's top Via (§17.1.3), without building a `Via`.
+
+    Only our own random branches can match a client transaction, so the fast path needs no
+    full grammar check; anything unusual (`; branch = x`, upper case) goes to `parse_via`.
+    """
+    if via_text is None:
+        raise SipParseError(SipStatus.BAD_REQUEST, "missing Via")
+    i = via_text.find(";branch=")
+    if i < 0:
+        return parse_via(via_text).branch
+    start = i + 8
+    end = via_text.find(";", start)
+    return via_text[start:].strip() if end < 0 else via_text[start:end].strip()
+
+
 def _sent_by(via: Via) -> str:
     port = via.port or (5061 if via.transport == "TLS" else 5060)
     return f"{via.host.lower()}:{port}"
@@ -429,8 +449,10 @@ class _Transaction:
             if self.state is State.TERMINATED:
                 return
         retx = self._retx_at
-        if retx is not None and retx <= now:
-            self._apply(self._retx_input, now, None)
+        if retx is not None and retx <= now and not self._apply(self._retx_input, now, None):
+            # Every state stops the timers it does not own; should one slip through, a due
+            # timer the table ignores must not stay in the past (the layer would spin on it).
+            self._retx_at = None
 
     # The per-class transition actions.
     def _act(self, inp: Input, old: State, now: float, message: Response | None) -> None:
@@ -744,11 +766,8 @@ class TransactionLayer:
             self._receive_request(message, source, now)
 
     def _receive_response(self, response: Response, now: float) -> None:
-        via_text = response.headers.get("Via")
         try:
-            if via_text is None:
-                raise SipParseError(SipStatus.BAD_REQUEST, "missing Via")
-            branch = parse_via(via_text).branch
+            branch = _branch_of(response.headers.get("Via"))
             method = response.cseq[1]
         except SipParseError:
             self._drops["malformed_response"] += 1
@@ -836,20 +855,24 @@ class TransactionLayer:
 
     def _stamp_via(self, request: Request, via: Via, source: Peer) -> Via:
         """RFC 3261 §18.2.1 and RFC 3581 §4: record where the request really came from."""
+        host = source.host
         if via.has_rport:
-            if via.rport == source.port and via.received == source.host:
+            if via.rport == source.port and via.received == host:
                 return via  # already stamped (a request we handle twice)
             # RFC 3581 §4: received is added even when it equals the sent-by host.
-            via = via.with_param("received", source.host).with_param("rport", str(source.port))
+            stamp: Params = (("received", host), ("rport", str(source.port)))
         elif via.received is not None:
-            if via.received == source.host:
+            if via.received == host:
                 return via
             # A received= the peer wrote itself would let it aim our responses elsewhere.
-            via = via.with_param("received", source.host)
-        elif via.host.strip("[]") != source.host:
-            via = via.with_param("received", source.host)
+            stamp = (("received", host),)
+        elif via.host.strip("[]") != host:
+            stamp = (("received", host),)
         else:
             return via
+        # One Via built directly: `with_param` twice costs two dataclass replaces (hot path).
+        kept = tuple(p for p in via.params if p[0] != "received" and p[0] != "rport")
+        via = Via(via.transport, via.host, via.port, kept + stamp)
         headers = request.headers
         headers.remove_first("Via")
         headers.add("Via", str(via), first=True)

@@ -1,4 +1,4 @@
-"""SIP and tel URIs (RFC 3261 §19.1, RFC 3966 for tel).
+"""SIP and tel URIs (RFC 3261 §19.1, §25.1; RFC 3966 for tel; RFC 4475 §3.1.1 torture URIs).
 
 Pure. `parse_uri` never guesses: a URI it cannot read raises `SipParseError` (400, or 416 for
 a scheme we do not serve) so that the caller answers instead of misrouting.
@@ -74,7 +74,7 @@ def split_host_port(text: str) -> tuple[str, int | None]:
         raise SipParseError(SipStatus.BAD_REQUEST, "missing host")
     if not port_text:
         return host, None
-    if not port_text.isdigit() or len(port_text) > 5 or not 0 < int(port_text) < 65536:
+    if not (port_text.isascii() and port_text.isdigit()) or len(port_text) > 5 or not 0 < int(port_text) < 65536:
         raise SipParseError(SipStatus.BAD_REQUEST, "malformed port")
     return host, int(port_text)
 
@@ -134,14 +134,16 @@ def parse_uri(text: str) -> SipUri:
         if not number:
             raise SipParseError(SipStatus.BAD_REQUEST, "malformed tel URI")
         return SipUri("tel", number, "", None, parse_params(ptext))
-    rest, qmark, headers = rest.partition("?")
     user: str | None = None
     password: str | None = None
+    # RFC 3261 §25.1: "@" is not allowed unescaped in uri-parameters or headers, so the last
+    # one ends the userinfo, which may itself hold "?", ";" and ":" (RFC 4475 §3.1.1.2, §3.1.1.9).
     at = rest.rfind("@")
     if at >= 0:
         userinfo, rest = rest[:at], rest[at + 1 :]
         user, pcolon, pw = userinfo.partition(":")
         password = pw if pcolon else None
+    rest, qmark, headers = rest.partition("?")
     hostport, _, ptext = rest.partition(";")
     host, port = split_host_port(hostport)
     if any(c in host for c in " <>\"\\"):

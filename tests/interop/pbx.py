@@ -49,6 +49,12 @@ class Extension:
 DEFAULT_EXTENSIONS = ("201", "202", "203")
 
 
+def _password_for(number: str) -> str:
+    """A fixed, strong password that does not contain the username (the config refuses that)."""
+    letters = "".join(chr(ord("a") + int(digit)) for digit in number if digit.isdigit())
+    return f"interop-{letters}-Secret!9"
+
+
 def make_extensions(numbers: tuple[str, ...] = DEFAULT_EXTENSIONS) -> dict[str, Extension]:
     """Extensions keyed by number, each with its own user, device and password."""
     return {
@@ -57,7 +63,7 @@ def make_extensions(numbers: tuple[str, ...] = DEFAULT_EXTENSIONS) -> dict[str, 
             user_id=f"u{number}",
             device_id=f"d{number}",
             username=number,
-            password=f"secret-{number}-pass",
+            password=_password_for(number),
             name=f"Ext {number}",
         )
         for number in numbers

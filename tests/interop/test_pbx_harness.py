@@ -50,7 +50,8 @@ def test_stand_in_gets_ready_with_written_config_and_stops_on_sigterm(tmp_path: 
         assert config["sip"]["port"] == pbx.port
         assert config["sip"]["listen"] == "127.0.0.1"
         assert [d["username"] for d in config["devices"]] == ["201", "202", "203"]
-        assert pbx.ext("202").password == "secret-202-pass"
+        assert pbx.ext("202").password not in {"", "202"}
+        assert "202" not in pbx.ext("202").password
         assert "some log line" in pbx.log_tail() or "ready" in pbx.log_tail()
     assert pbx.returncode == -15
 

@@ -56,7 +56,9 @@ class PyVoipPhone:
             try:
                 line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"pyVoIP: no {word!r} in {timeout_s} s\n{self.report()}")
+                raise AssertionError(
+                    f"pyVoIP: no {word!r} in {timeout_s} s\n{self.report()}"
+                ) from None
             if line.startswith("failed"):
                 raise AssertionError(f"pyVoIP: {line} (waiting for {word!r})\n{self.report()}")
             if line == word:

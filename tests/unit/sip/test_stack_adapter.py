@@ -18,23 +18,27 @@ from typing import Any, cast
 import pytest
 
 from firmware.clock import ManualClock, MonotonicClock
+from firmware.sip.errors import SipParseError
 from firmware.sip.message import Limits, Request, Response, make_response, parse_message
 from firmware.sip.peer import Peer, Transport
-from firmware.sip.stack import SipStack
+from firmware.sip.stack import SipStack, TransactionStack
+from firmware.sip.status import SipStatus
+from firmware.sip.transaction import RequestReceived as RealRequestReceived
+from firmware.sip.transaction import TransactionEvent, TransactionLayer
 from firmware.sip.transport import SipTransport
 
 ALICE = Peer(Transport.UDP, "192.0.2.10", 5060)
 
 
-def options(call_id: str) -> Request:
+def options(call_id: str, method: str = "OPTIONS") -> Request:
     message = parse_message(
         (
-            "OPTIONS sip:pbx@192.0.2.1 SIP/2.0\r\n"
+            f"{method} sip:pbx@192.0.2.1 SIP/2.0\r\n"
             f"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK{call_id}\r\n"
             "From: <sip:alice@example.com>;tag=a1\r\n"
             "To: <sip:pbx@example.com>\r\n"
             f"Call-ID: {call_id}\r\n"
-            "CSeq: 1 OPTIONS\r\n"
+            f"CSeq: 1 {method}\r\n"
             "Content-Length: 0\r\n\r\n"
         ).encode(),
         Limits(),
@@ -77,6 +81,8 @@ class FakeLayer:
     def receive(self, message: Request | Response, source: Peer, now: float) -> None:
         assert isinstance(message, Request)
         self.log.append(f"layer.receive {message.call_id}")
+        if message.call_id.startswith("unreadable"):
+            raise SipParseError(SipStatus.BAD_REQUEST, "malformed Via")
         tx = self.next_tx
         self.next_tx += 1
         self.sources[tx] = source
@@ -308,6 +314,22 @@ def test_base_exceptions_from_the_tu_are_not_swallowed(rig: Rig) -> None:
     assert rig.log[-1] == "tu.handle timeout"
 
 
+def test_request_the_layer_refuses_is_answered_and_counted(rig: Rig) -> None:
+    rig.deliver("unreadable-1")
+    data, peer = rig.transport.sent[-1]
+    assert data.startswith(b"SIP/2.0 400 Bad Request (malformed Via)") and peer == ALICE
+    assert b"Call-ID: unreadable-1" in data
+    assert rig.stack.stats().refused == {"malformed Via": 1}
+    assert rig.tu.handled == []
+
+
+def test_ack_the_layer_refuses_is_dropped_unanswered(rig: Rig) -> None:
+    assert rig.transport.receiver is not None
+    rig.transport.receiver(options("unreadable-ack", "ACK"), ALICE, rig.clock.now())
+    assert rig.transport.sent == []
+    assert rig.stack.stats().refused == {"malformed Via": 1}
+
+
 # -- the one timer -----------------------------------------------------------------------------
 
 
@@ -410,6 +432,49 @@ async def test_stack_over_real_udp_answers_and_fires_a_real_timer() -> None:
             assert log[-1] == "tu.handle timeout"
             stats = stack.stats()
             assert stats.received == 1 and stats.timer_wakeups >= 1
+            stack.close()
+    finally:
+        client.close()
+
+
+class RealTu:
+    """Answers every request 200 through the stack, as the B2BUA does."""
+
+    def __init__(self) -> None:
+        self.stack: TransactionStack | None = None
+        self.requests = 0
+
+    def handle(self, event: TransactionEvent) -> None:
+        if isinstance(event, RealRequestReceived) and self.stack is not None:
+            self.requests += 1
+            self.stack.send_response(event.tx, make_response(event.request, 200, to_tag="t1"))
+
+
+async def test_stack_with_the_real_transaction_layer_absorbs_a_retransmission() -> None:
+    clock = MonotonicClock()
+    tu = RealTu()
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.bind(("127.0.0.1", 0))
+    client.setblocking(False)
+    loop = asyncio.get_running_loop()
+    # RFC 3581 rport: the layer answers to the source address, not the Via's port 9.
+    request = bytes(options("real-layer")).replace(b"192.0.2.10:5060;", b"127.0.0.1:9;rport;")
+    try:
+        async with SipTransport(
+            listen_host="127.0.0.1",
+            port=0,
+            transports=(Transport.UDP,),
+            limits=Limits(),
+            clock=clock,
+        ) as transport:
+            stack = TransactionStack(TransactionLayer(), transport, clock, tu)
+            tu.stack = stack
+            for _ in range(2):  # the second is a retransmission: same branch
+                client.sendto(request, transport.local_address(Transport.UDP))
+                async with asyncio.timeout(3.0):
+                    answer = await loop.sock_recv(client, 65_535)
+                assert answer.startswith(b"SIP/2.0 200 OK") and b"Call-ID: real-layer" in answer
+            assert tu.requests == 1  # RFC 3261 §17.2.2: the layer answered the retransmission
             stack.close()
     finally:
         client.close()

@@ -674,3 +674,23 @@ def test_make_ack_copies_route_and_single_via() -> None:
     assert ack.headers.get_all("Via") == [invite.headers.get("Via")]
     assert ack.headers.get_all("Route") == ["<sip:proxy.example;lr>"]
     assert ack.headers.get("Max-Forwards") == "70"
+
+
+def test_layer_timer_heap_stays_bounded_when_transactions_end_early() -> None:
+    layer = TransactionLayer()
+    trunk_tcp = Peer(Transport.TCP, "198.51.100.1", 5060, connection=3)
+    for i in range(5000):
+        req = request("OPTIONS", branch=f"z9hG4bKbound{i}", transport="TCP")
+        layer.send_request(req, trunk_tcp, now=i * 0.001)
+        # A final on TCP ends the transaction at once (Timer K = 0): its Timer F entry is stale.
+        layer.receive(response(req, 200), trunk_tcp, now=i * 0.001)
+    assert len(layer) == 0
+    assert layer.stats()["timer_heap"] <= 1024 + 1
+    assert layer.next_deadline() is None
+
+
+def test_layer_passes_up_an_ack_nobody_waits_for() -> None:
+    layer = TransactionLayer()
+    ack = request("ACK", branch="z9hG4bKlate", to_tag="t")
+    layer.receive(ack, PHONE, now=0.0)
+    assert events(layer) == [AckReceived(ack, PHONE)] and len(layer) == 0
