@@ -32,7 +32,7 @@ from firmware.config.schema import Config, DeviceAuth
 from firmware.config.store import ConfigStore, NoActiveRevision, Revision
 from firmware.media.relay import MediaRelay, PortAllocator
 from firmware.service.systemd import Notifier
-from firmware.sip.auth import DigestAuthenticator, FailureThrottle
+from firmware.sip.auth import Algorithm, DigestAuthenticator, FailureThrottle
 from firmware.sip.message import Limits
 from firmware.sip.peer import Transport
 from firmware.sip.registrar import Registrar, RegistrarPolicy
@@ -151,7 +151,10 @@ async def serve(options: RunOptions, out: TextIO = sys.stdout,
     policy = RegistrarPolicy(sip.registration.min_expires_s, sip.registration.max_expires_s,
                              sip.registration.default_expires_s)
     registrar = Registrar(policy)
-    authenticator = DigestAuthenticator(sip.realm, _nonce_secret(options.data_dir))
+    authenticator = DigestAuthenticator(
+        sip.realm, _nonce_secret(options.data_dir),
+        algorithms=[Algorithm.parse(a.value.upper()) or Algorithm.MD5
+                    for a in sip.digest_algorithms])
     async with board:
         try:
             await transport.start()

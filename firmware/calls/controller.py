@@ -293,7 +293,7 @@ class CallController:
         trusted = self.directory.trusted_device_at(source.host)
         if trusted is not None and header == "Proxy-Authorization":
             return trusted
-        if self._throttle is not None and self._throttle.blocked(source.host, now):
+        if self._throttle is not None and not self._throttle.allowed(source.host, now):
             self._reply(request, tx, SipStatus.FORBIDDEN, "Forbidden (too many failures)")
             return None
         challenge_header = "WWW-Authenticate" if header == "Authorization" else "Proxy-Authenticate"
@@ -315,10 +315,13 @@ class CallController:
         if result.outcome is AuthOutcome.OK and result.username is not None:
             device = self.directory.device_by_username(result.username)
             if device is not None:
+                if self._throttle is not None:
+                    self._throttle.record_success(source.host)
                 return device
         if result.outcome is AuthOutcome.STALE:
+            fresh = self._auth.challenge(now, stale=True)
             self._reply(request, tx, challenge_status,
-                        extra=[(challenge_header, c) for c in self._auth.challenge(now, stale=True)])
+                        extra=[(challenge_header, c) for c in fresh])
             return None
         if self._throttle is not None:
             self._throttle.record_failure(source.host, now)
@@ -696,8 +699,9 @@ class CallController:
         if body and content_type and "sdp" in content_type.lower():
             learn, expose = self._endpoints_from(call, origin)
             body = self._anchor(body, learn=learn, expose=expose)
-            held = sdp_mod.is_hold(body)
-            self._bus.publish(CallHeld(call.id, origin.id, held, self._clock.now()))
+            held = _is_hold(request.body)
+            if held is not None:
+                self._bus.publish(CallHeld(call.id, origin.id, held, self._clock.now()))
         host, port = self._local(target.peer.transport)
         contact = self._contact(target.peer.transport) if request.method != "INFO" else None
         out = target.dialog.create_request(
@@ -759,18 +763,22 @@ class CallController:
         sender's own address (from the SDP) primes `learn` until the first packet latches."""
         try:
             session = sdp_mod.parse_sdp(body)
+            audio = _audio_index(session)
+            if audio is None:
+                return body
+            remote = sdp_mod.remote_rtp_address(session, audio)
         except SipError as exc:
             log.info("passing unreadable SDP untouched: %s", exc.reason)
             return body
-        remote = sdp_mod.remote_rtp_address(session, 0)
-        if remote is not None and remote[1] > 0:
+        if remote is not None:
             try:
                 learn.set_remote(remote)
             except (ValueError, OSError) as exc:
                 log.info("SDP address %r not usable: %s", remote, exc)
-        host, port = expose.local
+        port = expose.local[1]
+        # One relayed audio stream per call: other streams (video) are declined with port 0.
         rewritten = sdp_mod.rewrite_connection(
-            session, self.settings.advertise_host, {0: port}, disable_others=True)
+            session, self.settings.advertise_host, lambda i: port if i == audio else 0)
         return rewritten.to_bytes()
 
     def _send_ack(self, leg: SipLeg, body: bytes = b"") -> None:
@@ -838,6 +846,27 @@ class CallController:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if grace_s > 0:
             await asyncio.sleep(grace_s)
+
+
+def _audio_index(session: sdp_mod.SessionDescription) -> int | None:
+    for index, media in enumerate(session.media):
+        if media.media == "audio" and media.port != 0:
+            return index
+    return None
+
+
+def _is_hold(body: bytes) -> bool | None:
+    """Whether an SDP offer puts the call on hold (sendonly/inactive, RFC 3264 §8.4);
+    None when the body says nothing we can read."""
+    try:
+        session = sdp_mod.parse_sdp(body)
+    except SipError:
+        return None
+    index = _audio_index(session)
+    if index is None:
+        return None
+    return sdp_mod.direction(session.media[index], session) in (
+        sdp_mod.Direction.SENDONLY, sdp_mod.Direction.INACTIVE)
 
 
 def _tag(value: str | None) -> str | None:

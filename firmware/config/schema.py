@@ -76,6 +76,13 @@ class Transport(StrEnum):
     TCP = "tcp"
 
 
+class DigestAlgorithm(StrEnum):
+    """Digest algorithms offered in challenges (RFC 7616, RFC 8760)."""
+
+    SHA256 = "sha-256"
+    MD5 = "md5"
+
+
 class Role(StrEnum):
     """What a user may do beyond calling: admins may edit the configuration."""
 
@@ -183,6 +190,14 @@ class SipSettings:
                          "asking for a password.", minimum=1, maximum=64,
                          pattern=r"[A-Za-z0-9._-]+",
                          pattern_hint="letters, digits, '.', '_' and '-'")
+    )
+    digest_algorithms: tuple[DigestAlgorithm, ...] = field(
+        default=(DigestAlgorithm.MD5,),
+        metadata=setting("Digest algorithms offered, in order of preference (RFC 8760 §2.4). "
+                         "MD5 alone by default: SIPp reads only the first challenge and "
+                         "libre-based phones (baresip 1.0) give up when any challenge is not "
+                         "MD5. Use [sha-256, md5] when every phone supports SHA-256.",
+                         minimum=1, unique=True)
     )
     rtp_ports: PortRange = field(
         default_factory=PortRange,

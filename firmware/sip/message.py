@@ -278,31 +278,33 @@ def split_list(value: str) -> list[str]:
     """Split a header value on commas that are outside quotes and angle brackets."""
     if "," not in value:
         return [value.strip()]
+    if '"' not in value:
+        parts = value.split(",")
+        if "<" in value:
+            # Re-join pieces cut inside <…> (a URI parameter may hold a comma).
+            joined: list[str] = []
+            for part in parts:
+                if joined and joined[-1].count("<") > joined[-1].count(">"):
+                    joined[-1] += "," + part
+                else:
+                    joined.append(part)
+            parts = joined
+        return [p for p in map(str.strip, parts) if p]
+    # Quoted strings (escapes honoured, an unterminated one runs to the end), <…> spans,
+    # plain runs, and the separating commas, found in one C-level pass.
     out: list[str] = []
-    depth = 0
-    quoted = False
-    start = 0
-    i = 0
-    n = len(value)
-    while i < n:
-        ch = value[i]
-        if quoted:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == "<":
-            depth += 1
-        elif ch == ">":
-            depth = max(0, depth - 1)
-        elif ch == "," and depth == 0:
-            out.append(value[start:i].strip())
-            start = i + 1
-        i += 1
-    out.append(value[start:].strip())
+    current: list[str] = []
+    for piece in _LIST_PIECE_RE.findall(value):
+        if piece == ",":
+            out.append("".join(current).strip())
+            current = []
+        else:
+            current.append(piece)
+    out.append("".join(current).strip())
     return [v for v in out if v]
+
+
+_LIST_PIECE_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|<[^>]*>?|[^",<]+|,', re.S)
 
 
 def _is_token(text: str) -> bool:
@@ -344,14 +346,15 @@ _SINGLE = frozenset({"From", "To", "Call-ID", "CSeq", "Content-Length", "Max-For
 _WATCH = _SINGLE | _SPLIT_LISTS
 
 
+_BLANK_LINE_RE = re.compile(rb"\r?\n\r?\n")
+
+
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
-    """Separate head from body, accepting LF-only line ends from sloppy phones."""
-    idx = data.find(b"\r\n\r\n")
-    lf = data.find(b"\n\n")
-    if idx >= 0 and (lf < 0 or idx < lf):
-        return data[:idx], data[idx + 4 :]
-    if lf >= 0:
-        return data[:lf], data[lf + 2 :]
+    """Separate head from body at the first empty line, whatever mix of CRLF and LF-only line
+    ends a sloppy phone used."""
+    match = _BLANK_LINE_RE.search(data)
+    if match is not None:
+        return data[: match.start()], data[match.end() :]
     # A message with no blank line has no body; tolerate a missing final CRLF.
     return data.rstrip(b"\r\n"), b""
 
@@ -402,16 +405,41 @@ class _Folded(Exception):
     """Internal: the header loop met a continuation line; unfold and start again."""
 
 
-class _Slow(Exception):
-    """Internal: the inlined header loop met something it leaves to `_parse_headers`."""
-
-
 class _Reframe(Exception):
     """Internal: the header loop met an empty line; split head and body the careful way."""
 
 
+def _name_of(line: str, raw_name: str, colon: str) -> str:
+    """The canonical name of a header line the fast lookup missed; raises `_Reframe` (empty
+    line), `_Folded` (continuation line) or `SipParseError`."""
+    if not line:
+        raise _Reframe  # an empty line: the head really ended earlier (mixed line ends)
+    if line[0] in (" ", "\t"):
+        raise _Folded
+    if not colon or not raw_name:
+        raise SipParseError(SipStatus.BAD_REQUEST, "malformed header line")
+    raw_name = raw_name.rstrip(" \t")  # RFC 3261 §25.1: HCOLON allows WSP before ":"
+    if _TOKEN_RE.fullmatch(raw_name) is None:
+        raise SipParseError(SipStatus.BAD_REQUEST, "malformed header name")
+    return canonical_name(raw_name)
+
+
+def _list_entries(name: str, value: str) -> list[tuple[str, str]]:
+    """One entry per element of a comma list (Via entries checked one by one)."""
+    parts = split_list(value)
+    if name == "Via":
+        if not parts:
+            raise SipParseError(SipStatus.BAD_REQUEST, "malformed Via")
+        for part in parts:
+            _check_via(part)
+    return [(name, part) for part in parts]
+
+
 def _parse_headers(lines: list[str]) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    """Header entries in order, and the first value of each single-valued header."""
+    """Header entries in order, and the first value of each single-valued header.
+
+    `parse_message` runs the same loop inline; keep the two in step.
+    """
     items: list[tuple[str, str]] = []
     append = items.append
     seen: dict[str, str] = {}
@@ -420,17 +448,8 @@ def _parse_headers(lines: list[str]) -> tuple[list[tuple[str, str]], dict[str, s
     for line in lines:
         raw_name, colon, value = line.partition(":")
         name = fast.get(raw_name)
-        if name is None:
-            if not line:
-                raise _Reframe  # an empty line: the head really ended earlier (LF-only)
-            if line[0] in (" ", "\t"):
-                raise _Folded
-            if not colon or not raw_name:
-                raise SipParseError(SipStatus.BAD_REQUEST, "malformed header line")
-            raw_name = raw_name.rstrip(" \t")  # RFC 3261 §25.1: HCOLON allows WSP before ":"
-            if _TOKEN_RE.fullmatch(raw_name) is None:
-                raise SipParseError(SipStatus.BAD_REQUEST, "malformed header name")
-            name = canonical_name(raw_name)
+        if name is None or not colon:
+            name = _name_of(line, raw_name, colon)
         value = value.strip()
         if name in watch:
             if name in _SINGLE:
@@ -439,13 +458,7 @@ def _parse_headers(lines: list[str]) -> tuple[list[tuple[str, str]], dict[str, s
                     raise SipParseError(SipStatus.BAD_REQUEST, f"duplicate {name}")
                 seen[name] = value
             elif "," in value and not (name == "Contact" and value == "*"):
-                parts = split_list(value)
-                if name == "Via":
-                    if not parts:
-                        raise SipParseError(SipStatus.BAD_REQUEST, "malformed Via")
-                    for part in parts:
-                        _check_via(part)
-                items.extend([(name, part) for part in parts])
+                items.extend(_list_entries(name, value))
                 continue
             elif name == "Via":
                 _check_via(value)
@@ -455,14 +468,13 @@ def _parse_headers(lines: list[str]) -> tuple[list[tuple[str, str]], dict[str, s
 
 def _parse_lines(
     lines: list[str], limits: Limits
-) -> tuple[list[tuple[str, str]], dict[str, str]]:
+) -> tuple[list[str], list[tuple[str, str]], dict[str, str]]:
+    """The slow path: `_parse_headers` with unfolding. Raises `_Reframe` on an empty line."""
     try:
-        return _parse_headers(lines[1:])
+        return lines, *_parse_headers(lines[1:])
     except _Folded:
-        lines[:] = _fold(lines, limits)
-        return _parse_headers(lines[1:])
-    except _Reframe:  # cannot happen after _split_head; kept total for the type checker
-        raise SipParseError(SipStatus.BAD_REQUEST, "malformed header line") from None
+        lines = _fold(lines, limits)
+        return lines, *_parse_headers(lines[1:])
 
 
 def _check_via(value: str) -> None:
@@ -480,13 +492,13 @@ def _is_name_addr(value: str) -> bool:
 def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Response:
     """Parse one whole SIP message (a datagram, or one framed by the stream transport).
 
-    Raises `SipParseError`: 413 for an oversize message or body, 414 for an oversize
-    Request-URI, 505 for another SIP version, 400 for everything else, with a short stable
+    Raises `SipParseError`: 513 for an oversize message, 413 for an oversize body, 414 for an
+    oversize Request-URI, 505 for another SIP version, 400 for everything else, with a short stable
     reason. Beyond the start line, the mandatory headers are checked for shape (each Via
     entry, From, To, Call-ID, CSeq, Max-Forwards, Content-Length) and the single-valued ones
     for duplicates (RFC 4475 §3.3.8/§3.3.9), so later layers can parse them without surprise.
     """
-    # Hot path: ~11 µs for a 750-byte INVITE on the reference box (bench/sip_parse.py); the
+    # Hot path: ~12 µs for a 14-header INVITE on the reference box (bench/sip_parse_bench.py); the
     # common case is kept inline and every unusual shape drops to a slower helper.
     if len(data) > limits.max_message_bytes:
         raise SipParseError(SipStatus.MESSAGE_TOO_LARGE, "message too large")
@@ -501,8 +513,8 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Res
     else:
         head, body = _split_head(data)
     lines = _head_lines(head, limits)
-    # The header loop of `_parse_headers`, inlined for the common case (no folding, no odd
-    # names); anything unusual starts over in the helper.
+    # The loop of `_parse_headers`, inlined (it runs once per header of every message);
+    # folding and mixed line ends go to the helpers.
     items: list[tuple[str, str]] = []
     append = items.append
     seen: dict[str, str] = {}
@@ -510,31 +522,32 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Res
     watch = _WATCH
     try:
         for line in lines[1:]:
-            raw_name, _, value = line.partition(":")
+            raw_name, colon, value = line.partition(":")
             name = fast.get(raw_name)
-            if name is None:
-                raise _Slow
+            if name is None or not colon:
+                name = _name_of(line, raw_name, colon)
             value = value.strip()
             if name in watch:
                 if name in _SINGLE:
                     if name in seen:
-                        raise _Slow
+                        raise SipParseError(SipStatus.BAD_REQUEST, f"duplicate {name}")
                     seen[name] = value
-                elif "," in value:
-                    raise _Slow
+                elif "," in value and not (name == "Contact" and value == "*"):
+                    items.extend(_list_entries(name, value))
+                    continue
                 elif name == "Via":
                     _check_via(value)
             append((name, value))
-    except _Slow:
+    except (_Folded, _Reframe):
         try:
-            items, seen = _parse_headers(lines[1:])
+            lines, items, seen = _parse_lines(lines, limits)
         except _Reframe:
             head, body = _split_head(data)
             lines = _head_lines(head, limits)
-            items, seen = _parse_lines(lines, limits)
-        except _Folded:
-            lines = _fold(lines, limits)
-            items, seen = _parse_headers(lines[1:])
+            try:
+                lines, items, seen = _parse_lines(lines, limits)
+            except _Reframe:  # pragma: no cover - _split_head cut at the first empty line
+                raise SipParseError(SipStatus.BAD_REQUEST, "malformed header line") from None
     if len(items) > limits.max_headers:
         raise SipParseError(SipStatus.BAD_REQUEST, "too many headers")
     headers = Headers.__new__(Headers)
@@ -588,14 +601,24 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Res
         raise SipParseError(SipStatus.BAD_REQUEST, "malformed Call-ID")
     cseq = seen["CSeq"]
     seq_text, space, cseq_method = cseq.partition(" ")
-    if not (space and seq_text.isascii() and seq_text.isdigit() and len(seq_text) < 10 and cseq_method in _METHODS):
+    if not (
+        space
+        and seq_text.isascii()  # str.isdigit() is also true for "²", which int() refuses
+        and seq_text.isdigit()
+        and len(seq_text) < 10
+        and cseq_method in _METHODS
+    ):
         _, cseq_method = parse_cseq(cseq)  # the uncommon shapes, and the error text
     if method and cseq_method != method:
         raise SipParseError(SipStatus.BAD_REQUEST, "CSeq method does not match request")
     if "Max-Forwards" in seen:
         max_forwards = seen["Max-Forwards"]
         # RFC 3261 §20.22: 0-255 (RFC 4475 §3.1.1.1 sends "0068"; §3.1.2.4 an overlarge one)
-        if not (max_forwards.isascii() and max_forwards.isdigit()) or len(max_forwards) > 9 or int(max_forwards) > 255:
+        if (
+            not (max_forwards.isascii() and max_forwards.isdigit())
+            or len(max_forwards) > 9
+            or int(max_forwards) > 255
+        ):
             raise SipParseError(SipStatus.BAD_REQUEST, "malformed Max-Forwards")
 
     length_text = seen.get("Content-Length")

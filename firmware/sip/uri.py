@@ -74,7 +74,11 @@ def split_host_port(text: str) -> tuple[str, int | None]:
         raise SipParseError(SipStatus.BAD_REQUEST, "missing host")
     if not port_text:
         return host, None
-    if not (port_text.isascii() and port_text.isdigit()) or len(port_text) > 5 or not 0 < int(port_text) < 65536:
+    if (
+        not (port_text.isascii() and port_text.isdigit())  # "²".isdigit() is true
+        or len(port_text) > 5
+        or not 0 < int(port_text) < 65536
+    ):
         raise SipParseError(SipStatus.BAD_REQUEST, "malformed port")
     return host, int(port_text)
 

@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import json
 import queue
+import re
 import socket
 import subprocess
 import threading
@@ -205,6 +206,21 @@ class BaresipPhone:
                 raise BaresipError(
                     f"{self.name}: got {event} while waiting for {kind}\n{self.log_tail()}"
                 )
+
+    def wait_registered(self, timeout_s: float = 5.0) -> None:
+        """Wait until baresip logs the registrar's 200 OK. The REGISTER_OK event is no use
+        here: registration often completes before the control connection is attached."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+            if re.search(r"\} 200 OK\b", text):
+                return
+            if re.search(r"\} [4-6]\d\d |Register: ", text):
+                raise BaresipError(f"{self.name}: registration refused\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise BaresipError(f"{self.name}: not registered within {timeout_s} s\n"
+                                   f"{self.log_tail()}")
+            time.sleep(0.05)
 
     def dial(self, uri: str) -> None:
         self.command("dial", uri)

@@ -99,6 +99,6 @@ def test_baresip_call_through_pbx_carries_tones_both_ways(
         callee_password=pbx.ext("202").password,
     )
     with caller, callee:
-        caller.wait_event("REGISTER_OK", timeout_s=5)
-        callee.wait_event("REGISTER_OK", timeout_s=5)
+        caller.wait_registered(timeout_s=5)
+        callee.wait_registered(timeout_s=5)
         exchange_tones(caller, callee, f"sip:202@{pbx.uri_host}")
