@@ -179,10 +179,19 @@ async def serve(options: RunOptions, out: TextIO = sys.stdout,
                     log.error("revision %d conflicts with the command line; not applied:\n%s",
                               revision.number, exc)
                     return
+                if effective.sip != config.sip:
+                    log.warning("revision %d changes SIP settings; they take effect at the "
+                                "next start", revision.number)
                 controller.apply_directory(build_directory(effective))
                 log.info("configuration revision %d applied", revision.number)
 
             unsubscribe = store.subscribe(on_revision)
+
+            def reload() -> None:
+                _reload(store, options.config_path)
+
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal.SIGHUP, reload)
             listening = ", ".join(
                 f"{t.lower()}:{sip.listen}:{transport.local_address(t)[1]}"
                 for t in (Transport(x.upper()) for x in sip.transports)
@@ -201,6 +210,27 @@ async def serve(options: RunOptions, out: TextIO = sys.stdout,
             for session in list(relay.sessions):
                 session.close()
     return EX_OK
+
+
+def _reload(store: ConfigStore, path: Path | None) -> None:
+    """SIGHUP: take the configuration file again, if it changed. A bad file is refused with
+    every problem logged; the running revision and every call stay as they are."""
+    if path is None:
+        log.info("SIGHUP: started without --config; nothing to reload")
+        return
+    try:
+        text = path.read_text(encoding="utf-8")
+        active = store.active()
+        if active is not None and store.text(active) == text:
+            log.info("SIGHUP: %s unchanged", path)
+            return
+        revision, _ = store.apply_text(text, str(path))
+    except ConfigError as exc:
+        log.error("SIGHUP: %s refused, the running configuration stays:\n%s", path, exc)
+    except OSError as exc:
+        log.error("SIGHUP: cannot read %s: %s", path, exc)
+    else:
+        log.info("SIGHUP: %s applied as revision %d", path, revision.number)
 
 
 async def _until_stopped(stop: asyncio.Event, notifier: Notifier, controller: CallController,

@@ -335,7 +335,7 @@ class CallController:
     def _new_call(self, request: Request, source: Peer, tx: ServerTransactionId) -> None:
         now = self._clock.now()
         max_forwards = (request.headers.get("Max-Forwards") or "70").strip()
-        if not max_forwards.isdigit():
+        if not (max_forwards.isascii() and max_forwards.isdigit()):
             raise SipError(SipStatus.BAD_REQUEST, "malformed Max-Forwards")
         if int(max_forwards) == 0:
             self._reply(request, tx, SipStatus.TOO_MANY_HOPS)

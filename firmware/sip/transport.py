@@ -655,7 +655,7 @@ class _StreamConnection(asyncio.Protocol):
             self._framing_error(SipStatus.BAD_REQUEST, "conflicting Content-Length", head)
             return False
         (value,) = values
-        if not value.isdigit() or len(value) > 9:
+        if not (value.isascii() and value.isdigit()) or len(value) > 9:
             self._framing_error(SipStatus.BAD_REQUEST, "malformed Content-Length", head)
             return False
         length = int(value)
