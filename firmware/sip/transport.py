@@ -46,7 +46,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 
 from firmware.clock import Clock
 from firmware.sip.errors import SipParseError
@@ -546,15 +546,16 @@ class _StreamConnection(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream protocol is always given a stream transport, but uvloop's TCPTransport does
+        # not subclass asyncio.Transport, so an isinstance check would refuse every connection.
+        self._transport = cast(asyncio.Transport, transport)
         owner = self._owner
         if self.inbound:
             name = transport.get_extra_info("peername")
             self.peer = Peer(self._kind, name[0], name[1], self.id)
             if not owner._admit(self, name[0]):
                 self.closing = True
-                transport.abort()
+                self._transport.abort()
                 return
         else:
             self._valid = True  # we chose to connect; the first-message guard is for strangers

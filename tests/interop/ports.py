@@ -32,10 +32,12 @@ def free_port(*, tcp_too: bool = True, attempts: int = 50) -> int:
     raise RuntimeError(f"no port free for UDP and TCP on {LOOPBACK} after {attempts} tries")
 
 
-def free_udp_range(count: int, *, low: int = 30000, high: int = 60000, attempts: int = 50) -> int:
+def free_udp_range(count: int, *, low: int = 20000, high: int = 32000, attempts: int = 50) -> int:
     """First port of `count` consecutive UDP ports (even start, for RTP/RTCP pairs) free now.
 
     Every port of the block is bound once to check; raises RuntimeError after `attempts` blocks.
+    The default range stays below Linux's ephemeral ports (32768 and up), which `free_port`
+    hands out, so a SIP port can never fall inside an RTP range chosen here.
     """
     rng = random.Random()
     for _ in range(attempts):

@@ -76,6 +76,8 @@ class SippRun:
     extra_args: list[str] = field(default_factory=list)
     local_port: int = 0
     media_port: int = 0
+    pause_ms: int = 1000
+    """Length of a plain `<pause/>` in the scenario (SIPp `-d`): the talk time of a call."""
     _proc: subprocess.Popen[bytes] | None = None
     _argv: list[str] = field(default_factory=list)
 
@@ -96,6 +98,7 @@ class SippRun:
             "-mi", LOOPBACK, "-mp", str(self.media_port),
             "-cp", str(free_port(tcp_too=False)),
             "-m", str(self.calls),
+            "-d", str(self.pause_ms),
             "-timeout", f"{self.timeout_s:g}s", "-timeout_error",
             "-nostdin",
             "-trace_err", "-error_file", f"{logs}.errors.log",

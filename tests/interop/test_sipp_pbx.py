@@ -13,79 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from .flows import CALLEE, CALLER, caller_run, register_run, registered_callee
 from .pbx import PbxProcess
-from .sipp import SippRun, expect_success, scenario
+from .sipp import SippRun, expect_success
 
 pytestmark = pytest.mark.interop
 
-CALLER, CALLEE = "201", "202"
-
-
-def _register(
-    sipp: str,
-    pbx: PbxProcess,
-    tmp_path: Path,
-    number: str,
-    *,
-    local_port: int = 0,
-    password: str | None = None,
-    name: str = "register",
-) -> SippRun:
-    ext = pbx.ext(number)
-    run = SippRun(
-        sipp,
-        scenario("register"),
-        tmp_path,
-        name=name,
-        remote=pbx.uri_host,
-        auth=(ext.username, ext.password if password is None else password),
-        keys={"user": number, "expires": "300"},
-        local_port=local_port,
-        timeout_s=10,
-    )
-    run.argv()
-    run.keys["contact_port"] = str(run.local_port)
-    return run
-
-
-def _caller(sipp: str, pbx: PbxProcess, tmp_path: Path, flow: str, dialled: str) -> SippRun:
-    ext = pbx.ext(CALLER)
-    return SippRun(
-        sipp,
-        scenario(f"uac_{flow}"),
-        tmp_path,
-        name="caller",
-        remote=pbx.uri_host,
-        service=dialled,
-        auth=(ext.username, ext.password),
-        keys={"caller": CALLER, "sdp_ip": "127.0.0.3"},
-        timeout_s=15,
-    )
-
-
-def _registered_callee(sipp: str, pbx: PbxProcess, tmp_path: Path, flow: str) -> SippRun:
-    """A started SIPp UAS running `uas_{flow}`, registered to the PBX as 202 from its own port."""
-    callee = SippRun(
-        sipp,
-        scenario(f"uas_{flow}"),
-        tmp_path,
-        name="callee",
-        keys={"sdp_ip": "127.0.0.2"},
-        timeout_s=15,
-    )
-    callee.argv()
-    expect_success(
-        _register(
-            sipp, pbx, tmp_path, CALLEE, local_port=callee.local_port, name="register-callee"
-        ).run()
-    )
-    callee.start()
-    return callee
-
-
 def _call(sipp: str, pbx: PbxProcess, tmp_path: Path, caller_flow: str, callee_flow: str) -> None:
-    callee = _registered_callee(sipp, pbx, tmp_path, callee_flow)
-    caller = _caller(sipp, pbx, tmp_path, caller_flow, CALLEE)
+    callee = registered_callee(sipp, pbx, tmp_path, callee_flow)
+    caller = caller_run(sipp, pbx, tmp_path, caller_flow, CALLEE)
     try:
         caller_result = caller.run()
         callee_result = callee.wait()
@@ -112,13 +48,13 @@ def _expect(pbx: PbxProcess, *runs: SippRun) -> None:
 
 
 def test_register_with_digest_auth(sipp: str, pbx: PbxProcess, tmp_path: Path) -> None:
-    _expect(pbx, _register(sipp, pbx, tmp_path, CALLER))
+    _expect(pbx, register_run(sipp, pbx, tmp_path, CALLER))
 
 
 def test_register_with_wrong_password_is_refused(
     sipp: str, pbx: PbxProcess, tmp_path: Path
 ) -> None:
-    run = _register(sipp, pbx, tmp_path, CALLER, password="not-the-password")
+    run = register_run(sipp, pbx, tmp_path, CALLER, password="not-the-password")
     run.timeout_s = 5
     try:
         result = run.run()
@@ -144,8 +80,8 @@ def test_busy_callee_gives_caller_486(sipp: str, pbx: PbxProcess, tmp_path: Path
 
 
 def test_unknown_number_gives_404(sipp: str, pbx: PbxProcess, tmp_path: Path) -> None:
-    _expect(pbx, _caller(sipp, pbx, tmp_path, "unknown", "299"))
+    _expect(pbx, caller_run(sipp, pbx, tmp_path, "unknown", "299"))
 
 
 def test_unregistered_extension_gives_480(sipp: str, pbx: PbxProcess, tmp_path: Path) -> None:
-    _expect(pbx, _caller(sipp, pbx, tmp_path, "unavailable", CALLEE))
+    _expect(pbx, caller_run(sipp, pbx, tmp_path, "unavailable", CALLEE))
