@@ -167,6 +167,20 @@ class CallController:
         self._ids = itertools.count(1)
         self.internal_errors = 0
 
+    def stats(self) -> dict[str, int]:
+        """Sizes of every per-call index: all return to 0 when no call is up (leak check)."""
+        return {
+            "calls": len(self.calls),
+            "server_transactions": len(self._by_server_tx),
+            "client_transactions": len(self._by_client_tx),
+            "legs": len(self._legs_call),
+            "dialogs": len(self._dialogs),
+            "forwarded": len(self._forwarded),
+            "busy_users": len(self._busy),
+            "tasks": len(self._tasks),
+            "internal_errors": self.internal_errors,
+        }
+
     # -- configuration --------------------------------------------------------------------------
 
     def apply_directory(self, directory: Directory) -> None:
@@ -455,10 +469,11 @@ class CallController:
             self._on_forwarded_response(forwarded, tx, response)
             return
         leg = self._by_client_tx.get(tx)
-        if leg is None:
+        if leg is None or tx.method != "INVITE":
             return  # BYE/CANCEL answers: nothing to do
         call = self._legs_call.get(leg.id)
-        if tx.method != "INVITE" or call is None:
+        if call is None:
+            self._settle_orphan(leg, tx, response)
             return
         status = response.status
         if status < 200:
@@ -554,6 +569,28 @@ class CallController:
             if leg.dialog is not None:
                 self._dialogs.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
 
+    def _settle_orphan(self, leg: SipLeg, tx: ClientTransactionId, response: Response) -> None:
+        """A fork of a call that has ended still answers: cancel it once it rings, release it
+        if it answered (a callee must never be left in a call nobody hears), forget it on its
+        final response."""
+        status = response.status
+        if status < 200:
+            leg.provisional = True
+            if leg.cancel_pending:
+                self._cancel_fork(leg)
+            return
+        self._by_client_tx.pop(tx, None)
+        leg.final_status = status
+        if status < 300:
+            try:
+                leg.dialog = Dialog.as_uac(leg.invite, response)
+            except SipError as exc:
+                log.warning("unusable 2xx from %s after the call ended: %s", leg.device,
+                            exc.reason)
+                return
+            self._send_ack(leg)
+            self._send_bye(leg)
+
     def _on_client_timeout(self, tx: ClientTransactionId) -> None:
         forwarded = self._forwarded.pop(tx, None)
         if forwarded is not None:
@@ -565,6 +602,9 @@ class CallController:
         call = self._legs_call.get(leg.id)
         if tx.method == "INVITE" and call is not None and leg in call.forks.values():
             self._on_fork_failed(call, leg, SipStatus.REQUEST_TIMEOUT)
+        else:
+            self._by_client_tx.pop(tx, None)
+            leg.final_status = SipStatus.REQUEST_TIMEOUT
 
     # -- cancel, timeouts, teardown ------------------------------------------------------------
 
@@ -662,7 +702,9 @@ class CallController:
             self._legs_call.pop(leg.id, None)
             if leg.dialog is not None:
                 self._dialogs.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
-            if leg.client_tx is not None and leg.state is not LegState.CALLING:
+            # A fork still waiting for its final response stays known: `_settle_orphan`
+            # cancels or releases it and forgets it when that response comes.
+            if leg.client_tx is not None and leg.final_status is not None:
                 self._by_client_tx.pop(leg.client_tx, None)
 
     # -- in-dialog requests ---------------------------------------------------------------------
