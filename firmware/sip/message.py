@@ -201,8 +201,33 @@ class Headers:
         return f"Headers({self._items!r})"
 
 
+class _Message:
+    """What requests and responses share: the header accessors and serialization."""
+
+    __slots__ = ()
+    headers: Headers
+    body: bytes
+
+    def start_line(self) -> str:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        return _serialize(self.start_line(), self.headers, self.body)
+
+    def __bytes__(self) -> bytes:
+        return self.to_bytes()
+
+    @property
+    def call_id(self) -> str:
+        return self.headers.get("Call-ID") or ""
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        return parse_cseq(self.headers.get("CSeq") or "")
+
+
 @dataclass(slots=True, eq=True)
-class Request:
+class Request(_Message):
     """A SIP request. `uri` is the Request-URI as text; parse it with `firmware.sip.uri`."""
 
     method: str
@@ -210,23 +235,12 @@ class Request:
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
 
-    def to_bytes(self) -> bytes:
-        return _serialize(f"{self.method} {self.uri} {SIP_VERSION}", self.headers, self.body)
-
-    def __bytes__(self) -> bytes:
-        return self.to_bytes()
-
-    @property
-    def call_id(self) -> str:
-        return self.headers.get("Call-ID") or ""
-
-    @property
-    def cseq(self) -> tuple[int, str]:
-        return parse_cseq(self.headers.get("CSeq") or "")
+    def start_line(self) -> str:
+        return f"{self.method} {self.uri} {SIP_VERSION}"
 
 
 @dataclass(slots=True, eq=True)
-class Response:
+class Response(_Message):
     """A SIP response."""
 
     status: int
@@ -234,19 +248,8 @@ class Response:
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
 
-    def to_bytes(self) -> bytes:
-        return _serialize(f"{SIP_VERSION} {self.status} {self.reason}", self.headers, self.body)
-
-    def __bytes__(self) -> bytes:
-        return self.to_bytes()
-
-    @property
-    def call_id(self) -> str:
-        return self.headers.get("Call-ID") or ""
-
-    @property
-    def cseq(self) -> tuple[int, str]:
-        return parse_cseq(self.headers.get("CSeq") or "")
+    def start_line(self) -> str:
+        return f"{SIP_VERSION} {self.status} {self.reason}"
 
 
 Message = Request | Response
