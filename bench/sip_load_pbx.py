@@ -8,8 +8,9 @@ source address (`auth: none`, its own loopback address 127.0.0.2) or a digest de
 (`auth: digest`, calling from 127.0.0.3 so that no fixed device matches its address).
 
 The PBX runs exactly as an installer starts it: `python -m firmware run --config … --data …`,
-optionally under cProfile (`python -m cProfile -o FILE -m firmware run …`). CPU time is read
-from /proc/PID/stat (utime + stime, clock ticks), memory from /proc/PID/status (VmRSS, VmHWM).
+optionally under cProfile (bench/sip_load_profiler.py, recording between SIGUSR1 and SIGUSR2).
+CPU time is read from /proc/PID/stat (utime + stime, clock ticks), memory from /proc/PID/status
+(VmRSS, VmHWM).
 """
 
 from __future__ import annotations
@@ -220,11 +221,13 @@ class PbxProcess:
         config = self.workdir / "office.yaml"
         config.write_text(json.dumps(self.office.document(), indent=1) + "\n")
         data = self.workdir / "data"
-        self.argv = [self.python]
         if self.profile_path is not None:
-            self.argv += ["-m", "cProfile", "-o", str(self.profile_path)]
+            self.argv = [self.python, str(Path(__file__).resolve().parent / "sip_load_profiler.py"),
+                         str(self.profile_path)]
+        else:
+            self.argv = [self.python, "-m", "firmware"]
         self.argv += [
-            "-m", "firmware", "run", "--config", str(config), "--data", str(data),
+            "run", "--config", str(config), "--data", str(data),
             "--sip-port", str(self.office.sip_port), "--sip-listen", PBX_HOST,
             "--log-level", self.log_level, "--loop", self.loop,
         ]  # fmt: skip
@@ -267,13 +270,23 @@ class PbxProcess:
             if level and level.group(1) != "WARNING" and not self.first_error:
                 self.first_error.append(line)
                 self._capturing = True
+            if level is None:
+                # INFO lines that say why a call was refused are worth a count too.
+                level = re.search(r"\b(INFO)\b(?=.*(fail|refus|overload))", line)
             if level:
                 # Group by message shape: numbers and call ids vary from line to line.
                 self._warnings[re.sub(r"\d+", "N", line.split(level.group(1), 1)[1])[:160]] += 1
 
     def warnings(self) -> dict[str, int]:
-        """WARNING/ERROR log lines seen so far, grouped by shape, with counts."""
+        """WARNING/ERROR log lines (and INFO lines about refusals and failures) seen so far,
+        grouped by shape, with counts."""
         return dict(self._warnings.most_common(20))
+
+    def profile(self, on: bool) -> None:
+        """Start (True) or stop and write (False) the profile; nothing unless profiled."""
+        if self.profile_path is not None and self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGUSR1 if on else signal.SIGUSR2)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -294,6 +307,11 @@ class PbxProcess:
         for thread in self._threads:
             thread.join(timeout=1.0)
         return time.monotonic() - start
+
+    def log_lines(self, pattern: str, limit: int = 5) -> list[str]:
+        """The last `limit` kept log lines matching the regular expression `pattern`."""
+        found = [line for line in self._log if re.search(pattern, line)]
+        return found[-limit:]
 
     def describe(self) -> str:
         """Command line and log tail, for error messages."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -109,9 +110,18 @@ class _DeferredTu:
             self.target.handle(event)
 
 
-async def serve(options: RunOptions, out: TextIO = sys.stdout,
-                stop: asyncio.Event | None = None) -> int:
-    """Run until `stop` is set (or SIGTERM/SIGINT). Returns the process exit code."""
+async def serve(
+    options: RunOptions,
+    out: TextIO = sys.stdout,
+    stop: asyncio.Event | None = None,
+    *,
+    bus: EventBus | None = None,
+    layer: TransactionLayer | None = None,
+) -> int:
+    """Run until `stop` is set (or SIGTERM/SIGINT). Returns the process exit code.
+
+    `bus` lets an embedding program (the scenario tests, later the web page) watch the events;
+    `layer` lets tests run the RFC 3261 timers faster than a network would allow."""
     store = ConfigStore(options.data_dir)
     try:
         try:
@@ -124,7 +134,7 @@ async def serve(options: RunOptions, out: TextIO = sys.stdout,
         return EX_CONFIG
     clock = MonotonicClock()
     notifier = Notifier()
-    bus = EventBus()
+    bus = bus if bus is not None else EventBus()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -147,7 +157,7 @@ async def serve(options: RunOptions, out: TextIO = sys.stdout,
         transports=[Transport(t.upper()) for t in sip.transports],
         limits=Limits(), clock=clock, advertised_host=advertise,
     )
-    layer = TransactionLayer()
+    layer = layer if layer is not None else TransactionLayer()
     policy = RegistrarPolicy(sip.registration.min_expires_s, sip.registration.max_expires_s,
                              sip.registration.default_expires_s)
     registrar = Registrar(policy)
@@ -167,7 +177,7 @@ async def serve(options: RunOptions, out: TextIO = sys.stdout,
             controller = CallController(
                 stack=stack, directory=build_directory(config), registrar=registrar,
                 authenticator=authenticator, relay=relay, bus=bus, clock=clock,
-                settings=ControllerSettings(advertise_host=advertise),
+                settings=ControllerSettings(advertise, config.calls.ring_timeout_s),
                 throttle=FailureThrottle(),
             )
             tu.target = controller
@@ -183,6 +193,9 @@ async def serve(options: RunOptions, out: TextIO = sys.stdout,
                     log.warning("revision %d changes SIP settings; they take effect at the "
                                 "next start", revision.number)
                 controller.apply_directory(build_directory(effective))
+                controller.settings = ControllerSettings(advertise,
+                                                         effective.calls.ring_timeout_s)
+                _settle_heap()
                 log.info("configuration revision %d applied", revision.number)
 
             unsubscribe = store.subscribe(on_revision)
@@ -196,6 +209,7 @@ async def serve(options: RunOptions, out: TextIO = sys.stdout,
                 f"{t.lower()}:{sip.listen}:{transport.local_address(t)[1]}"
                 for t in (Transport(x.upper()) for x in sip.transports)
             )
+            _settle_heap()
             out.write(f"switchbox ready: SIP on {listening}, advertised as {advertise}, "
                       f"board {options.board}, {len(config.users)} users, pid {os.getpid()}\n")
             out.flush()
@@ -210,6 +224,21 @@ async def serve(options: RunOptions, out: TextIO = sys.stdout,
             for session in list(relay.sessions):
                 session.close()
     return EX_OK
+
+
+GC_YOUNG_THRESHOLD = 10_000
+"""Allocations between young-generation collections (CPython's default is 700): a call makes
+thousands of short-lived objects, and fewer, larger young collections cost less in total."""
+
+
+def _settle_heap() -> None:
+    """Move everything alive now (modules, configuration, directory) out of the collector's
+    sight: a full collection walks every tracked object, and with 1 000 users configured its
+    pauses reached 86 ms, the tail of call set-up time. Called after start-up and after each
+    configuration revision."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _reload(store: ConfigStore, path: Path | None) -> None:

@@ -210,6 +210,17 @@ class SipSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CallSettings:
+    """How calls behave across the office."""
+
+    ring_timeout_s: float = field(
+        default=60.0,
+        metadata=setting("Seconds a call rings before the caller hears 480 Temporarily "
+                         "Unavailable (no answer).", unit="s", minimum=1.0, maximum=600.0)
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     """A person (or a door, a fax): has an extension and zero or more devices."""
 
@@ -291,6 +302,10 @@ class Config:
     sip: SipSettings = field(
         default_factory=SipSettings,
         metadata=setting("The SIP service.")
+    )
+    calls: CallSettings = field(
+        default_factory=CallSettings,
+        metadata=setting("Call behaviour.")
     )
     users: tuple[User, ...] = field(
         default=(),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -107,7 +108,10 @@ class AuthResult:
 BAD_CREDENTIALS = "bad credentials"
 
 _NONCE_TS_BYTES = 8
+_NONCE_RANDOM_BYTES = 8
 _NONCE_MAC_BYTES = 16
+_NONCE_BYTES = _NONCE_TS_BYTES + _NONCE_RANDOM_BYTES + _NONCE_MAC_BYTES
+_NONCE_CHARS = 43  # base64url of 32 bytes, padding stripped
 
 
 class DigestAuthenticator:
@@ -149,24 +153,27 @@ class DigestAuthenticator:
         return hmac.new(self._secret, message, "sha256").digest()[:_NONCE_MAC_BYTES]
 
     def make_nonce(self, now: float) -> str:
-        """A fresh nonce stamped with `now` (ms resolution)."""
+        """A fresh nonce stamped with `now` (ms resolution). Random bytes make every nonce
+        unique: phones start each nonce's count at 1, so two challenges issued in the same
+        millisecond must differ or the second phone's credentials look like a replay."""
         stamp = max(0, int(now * 1000)).to_bytes(_NONCE_TS_BYTES, "big")
+        stamp += secrets.token_bytes(_NONCE_RANDOM_BYTES)
         return base64.urlsafe_b64encode(stamp + self._mac(stamp)).decode("ascii").rstrip("=")
 
     def nonce_age_s(self, nonce: str, now: float) -> float | None:
         """Age of a nonce we issued, or None when it is not ours (bad format or signature)."""
-        if len(nonce) != 32:
+        if len(nonce) != _NONCE_CHARS:
             return None
         try:
             raw = base64.urlsafe_b64decode(nonce + "=" * (-len(nonce) % 4))
         except ValueError:
             return None
-        if len(raw) != _NONCE_TS_BYTES + _NONCE_MAC_BYTES:
+        if len(raw) != _NONCE_BYTES:
             return None
-        stamp, mac = raw[:_NONCE_TS_BYTES], raw[_NONCE_TS_BYTES:]
+        stamp, mac = raw[:-_NONCE_MAC_BYTES], raw[-_NONCE_MAC_BYTES:]
         if not hmac.compare_digest(mac, self._mac(stamp)):
             return None
-        return now - int.from_bytes(stamp, "big") / 1000
+        return now - int.from_bytes(stamp[:_NONCE_TS_BYTES], "big") / 1000
 
     # --- challenge and verify -------------------------------------------------------------
 

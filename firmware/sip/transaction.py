@@ -66,6 +66,10 @@ TIMER_D_S = 32.0
 """Wait time for response retransmits on UDP (§17.1.1.2: at least 32 s)."""
 TIMER_C_S = 180.0
 """Guard on an INVITE that never gets a final response (§16.6 item 11: more than 3 minutes)."""
+MAX_TRANSACTIONS = 65536
+"""Live transactions before new requests get 503. A finished call keeps about 101
+transaction-seconds alive (Timers J, K, L, M hold its INVITEs and BYEs for 32 s and 5 s), so
+400 calls/s needs ≈ 40 000; the margin absorbs bursts."""
 OVERLOAD_RETRY_AFTER_S = 5
 """Retry-After on the 503 we answer when `max_transactions` is reached."""
 
@@ -737,7 +741,7 @@ class TransactionLayer:
 
     def __init__(
         self, *, t1_s: float = TIMER_T1_S, t2_s: float = TIMER_T2_S, t4_s: float = TIMER_T4_S,
-        max_transactions: int = 20000,
+        max_transactions: int = MAX_TRANSACTIONS,
     ) -> None:
         self._timers = Timers(t1_s, t2_s, t4_s)
         self._max = max_transactions
@@ -799,7 +803,10 @@ class TransactionLayer:
         if method == "CANCEL":
             invite_tx = self._servers.get(ServerTransactionId(key.branch, key.sent_by, "INVITE"))
         # A CANCEL for a call we hold is always served: it ends work rather than adding it.
-        if invite_tx is None and len(self._clients) + len(self._servers) >= self._max:
+        # So is a BYE, up to a quarter more than the limit: refusing it would leave the call up
+        # (and its users busy) with nothing else to end it, yet a flood of BYEs stays bounded.
+        limit = self._max + self._max // 4 if method == "BYE" else self._max
+        if invite_tx is None and len(self._clients) + len(self._servers) >= limit:
             self._drops["overload"] += 1
             busy = make_response(request, 503, to_tag=new_tag(),
                                  extra=(("Retry-After", str(OVERLOAD_RETRY_AFTER_S)),))

@@ -141,6 +141,14 @@ def test_replayed_nonce_count_fails_and_window_is_bounded() -> None:
     assert len(auth._seen) == 3
 
 
+def test_phones_challenged_in_the_same_millisecond_each_get_in_with_nc_1() -> None:
+    # After a power cut every phone registers at once; each starts its nonce count at 1.
+    auth = DigestAuthenticator("switchbox", SECRET)
+    values = [answer(auth, 5.0, nc=1) for _ in range(4)]
+    assert len({parse_auth(v).get("nonce") for v in values}) == 4
+    assert all(auth.verify("REGISTER", v, lookup, 5.0).ok for v in values)
+
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [(lambda v: "Basic dXNlcjpwYXNz", "not digest"),

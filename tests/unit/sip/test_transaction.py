@@ -604,6 +604,17 @@ def test_layer_serves_cancel_for_a_held_invite_even_when_full() -> None:
     assert isinstance(events(layer)[-1], CancelReceived)
 
 
+def test_layer_serves_bye_beyond_the_limit_but_not_without_bound() -> None:
+    # A refused BYE would leave its call up; a BYE flood still meets a limit (a quarter more).
+    layer = TransactionLayer(max_transactions=4)
+    for n in range(4):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKo{n}"), PHONE, now=0.0)
+    for n in range(3):
+        layer.receive(request("BYE", branch=f"z9hG4bKb{n}"), PHONE, now=0.0)
+    assert [type(e) for e in events(layer)].count(RequestReceived) == 5
+    assert layer.stats()["drop.overload"] == 2 and len(layer) == 5
+
+
 def test_layer_reliable_transport_sends_no_retransmissions() -> None:
     layer = TransactionLayer()
     trunk_tcp = Peer(Transport.TCP, "198.51.100.1", 5060, connection=3)
