@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from firmware.sip.errors import SipParseError
 from firmware.sip.status import SipStatus
@@ -76,7 +77,7 @@ _VIA_PARTS_RE = re.compile(
 )
 
 
-def parse_via(value: str) -> Via:
+def _parse_via(value: str) -> Via:
     """Parse one Via entry. Raises `SipParseError` (400, "malformed Via")."""
     match = _VIA_PARTS_RE.fullmatch(value.strip())
     if match is None:
@@ -126,7 +127,37 @@ def parse_name_addr(value: str) -> NameAddr:
 
     In the addr-spec form (no angle brackets) every `;param` belongs to the header, not the URI
     (RFC 3261 §20.10). Raises `SipParseError` (400, or 416 for an unsupported scheme).
+
+    The result is immutable and remembered: the transaction layer, the dialog and the
+    controller each read From/To/Contact of the same message, and parse it once between them.
     """
+    if len(value) <= _CACHED_TEXT_MAX:
+        return _parse_name_addr_cached(value)
+    return _parse_name_addr(value)
+
+
+def parse_via(value: str) -> Via:
+    """Parse one Via entry (remembered like `parse_name_addr`; raises `SipParseError`)."""
+    if len(value) <= _CACHED_TEXT_MAX:
+        return _parse_via_cached(value)
+    return _parse_via(value)
+
+
+_CACHED_TEXT_MAX = 512
+"""Longer values are parsed every time: the caches stay small whatever a peer sends."""
+
+
+@lru_cache(maxsize=2048)  # bounded: a flood of new values only evicts entries
+def _parse_name_addr_cached(value: str) -> NameAddr:
+    return _parse_name_addr(value)
+
+
+@lru_cache(maxsize=2048)
+def _parse_via_cached(value: str) -> Via:
+    return _parse_via(value)
+
+
+def _parse_name_addr(value: str) -> NameAddr:
     text = value.strip()
     display: str | None = None
     if text.startswith('"'):

@@ -426,10 +426,13 @@ def rewrite_connection(
         ]
         if not session_has_c and not any(kind == "c" for kind, _ in m_lines):
             m_lines = list(_insert_c(tuple(m_lines), conn))
-        media.append(replace(m, port=port, lines=tuple(m_lines)))
+        # The constructors, not dataclasses.replace: this runs for every SDP the box relays.
+        media.append(MediaDescription(m.media, port, m.proto, m.formats, tuple(m_lines),
+                                      m.port_count))
     version = sdp.origin.session_version + 1 if session_version is None else session_version
-    origin = replace(sdp.origin, session_version=version, addrtype=_addrtype(host), address=host)
-    return replace(sdp, origin=origin, lines=lines, media=tuple(media))
+    o = sdp.origin
+    origin = Origin(o.username, o.session_id, version, o.nettype, _addrtype(host), host)
+    return SessionDescription(origin, sdp.session_name, lines, tuple(media), sdp.version)
 
 
 _BEFORE_C = frozenset("iuep")  # RFC 4566 §5 order: c= comes after i=, u=, e=, p=

@@ -7,6 +7,7 @@ a scheme we do not serve) so that the caller answers instead of misrouting.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from firmware.sip.errors import SipParseError
 from firmware.sip.status import SipStatus
@@ -125,7 +126,23 @@ class SipUri:
 
 
 def parse_uri(text: str) -> SipUri:
-    """Parse a SIP, SIPS or tel URI. Raises `SipParseError`: 416 for another scheme, else 400."""
+    """Parse a SIP, SIPS or tel URI. Raises `SipParseError`: 416 for another scheme, else 400.
+
+    The result is immutable and remembered (bounded), as each layer reads the same URIs."""
+    if len(text) <= _CACHED_TEXT_MAX:
+        return _parse_uri_cached(text)
+    return _parse_uri(text)
+
+
+_CACHED_TEXT_MAX = 512
+
+
+@lru_cache(maxsize=2048)  # bounded: a flood of new URIs only evicts entries
+def _parse_uri_cached(text: str) -> SipUri:
+    return _parse_uri(text)
+
+
+def _parse_uri(text: str) -> SipUri:
     text = text.strip()
     scheme, colon, rest = text.partition(":")
     scheme = scheme.lower()

@@ -535,3 +535,88 @@ def test_relay_rejects_bad_settings() -> None:
         MediaRelay(LOOPBACK, relatch_packets=0)
     with pytest.raises(ValueError, match="dscp"):
         MediaRelay(LOOPBACK, dscp=64)
+
+
+# --- spare endpoints: sockets of ended sessions reused after a quiet rest ----------------------
+
+
+async def test_spare_endpoints_are_reused_after_a_quiet_rest(phones: list[Phone]) -> None:
+    alice, bob = phones
+    ports = PortAllocator(PORT_START, PORT_END)
+    async with MediaRelay(LOOPBACK, ports, spare_endpoints=4, spare_rest_s=0.0) as relay:
+        first = await connected(relay, alice, bob)
+        used = {first.a.rtp_port, first.b.rtp_port}
+        alice.send(rtp(1), first.a.local)
+        await bob.receive()
+        first.close()
+        await first.wait_closed()  # at once: the pool owns the ports now
+        assert relay.spare == 2
+        assert ports.available == ports.capacity - 2
+        assert first.stats().a_to_b.packets == 1  # frozen at close
+
+        second = await connected(relay, alice, bob)
+        assert {second.a.rtp_port, second.b.rtp_port} == used
+        assert relay.spare == 0
+        stats = second.stats()
+        assert stats.a_to_b.packets == stats.a_to_b.stray == 0  # a fresh start
+        assert not second.a.latched
+        alice.send(rtp(2), second.a.local)
+        data, _ = await bob.receive()
+        assert data == rtp(2)
+        assert second.a.latched
+        assert first.stats().a_to_b.packets == 1  # the old call's record did not move
+    assert relay.spare == 0
+    assert ports.available == ports.capacity
+
+
+async def test_spare_endpoint_that_hears_late_packets_is_not_reused(
+    phones: list[Phone],
+) -> None:
+    alice, bob = phones
+    ports = PortAllocator(PORT_START, PORT_END)
+    async with MediaRelay(LOOPBACK, ports, spare_endpoints=4, spare_rest_s=0.05) as relay:
+        first = await connected(relay, alice, bob)
+        late_port = first.a.rtp_port
+        first.close()
+        await first.wait_closed()
+        alice.send(rtp(9), (LOOPBACK, late_port))  # a late packet of the ended call
+        await asyncio.sleep(0.1)
+        nothing_forwarded = bob.inbox.empty()
+        second = await relay.open_session("call-2")
+        # A's old endpoint rests again; B's, quiet, is reused (for A of the new call).
+        assert late_port not in (second.a.rtp_port, second.b.rtp_port)
+        assert nothing_forwarded
+        assert relay.spare == 1
+
+
+async def test_spares_are_bounded_and_closed_with_the_relay() -> None:
+    ports = PortAllocator(PORT_START, PORT_END)
+    async with MediaRelay(LOOPBACK, ports, spare_endpoints=3) as relay:
+        sessions = [await relay.open_session(f"call-{i}") for i in range(3)]
+        for session in sessions:
+            session.close()
+        for session in sessions:
+            await session.wait_closed()
+        assert relay.spare == 3
+        assert ports.available == ports.capacity - 3
+    assert relay.spare == 0
+    assert ports.available == ports.capacity
+
+
+async def test_spares_resting_are_used_rather_than_refusing_a_call() -> None:
+    ports = PortAllocator(PORT_START, PORT_START + 3)  # two pairs: one call
+    async with MediaRelay(LOOPBACK, ports, spare_endpoints=2, spare_rest_s=60.0) as relay:
+        first = await relay.open_session("call-1")
+        first.close()
+        second = await relay.open_session("call-2")  # both endpoints still resting
+        assert relay.spare == 0
+        with pytest.raises(PortsExhausted):
+            await relay.open_session("call-3")
+        second.close()
+
+
+def test_spare_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="spare"):
+        MediaRelay(LOOPBACK, spare_endpoints=-1)
+    with pytest.raises(ValueError, match="spare"):
+        MediaRelay(LOOPBACK, spare_rest_s=-0.5)
