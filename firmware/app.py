@@ -178,7 +178,7 @@ async def serve(
             controller = CallController(
                 stack=stack, directory=build_directory(config), registrar=registrar,
                 authenticator=authenticator, relay=relay, bus=bus, clock=clock,
-                settings=ControllerSettings(advertise, config.calls.ring_timeout_s),
+                settings=_controller_settings(advertise, config),
                 throttle=FailureThrottle(),
             )
             tu.target = controller
@@ -194,8 +194,7 @@ async def serve(
                     log.warning("revision %d changes SIP settings; they take effect at the "
                                 "next start", revision.number)
                 controller.apply_directory(build_directory(effective))
-                controller.settings = ControllerSettings(advertise,
-                                                         effective.calls.ring_timeout_s)
+                controller.settings = _controller_settings(advertise, effective)
                 _settle_heap()
                 log.info("configuration revision %d applied", revision.number)
 
@@ -255,6 +254,11 @@ def _settle_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
+def _controller_settings(advertise: str, config: Config) -> ControllerSettings:
+    return ControllerSettings(advertise, config.calls.ring_timeout_s,
+                              config.calls.media_timeout_s)
+
+
 def _reload(store: ConfigStore, path: Path | None) -> None:
     """SIGHUP: take the configuration file again, if it changed. A bad file is refused with
     every problem logged; the running revision and every call stay as they are."""
@@ -278,15 +282,19 @@ def _reload(store: ConfigStore, path: Path | None) -> None:
 
 async def _until_stopped(stop: asyncio.Event, notifier: Notifier, controller: CallController,
                          registrar: Registrar) -> None:
-    """Housekeeping ticks until `stop`: registration expiry, systemd watchdog and status."""
-    interval = min(EXPIRY_INTERVAL_S, notifier.watchdog_interval_s or EXPIRY_INTERVAL_S)
+    """Housekeeping ticks until `stop`: registration expiry, calls without media, systemd
+    watchdog and status."""
     status_due = 0.0
     loop = asyncio.get_running_loop()
     while not stop.is_set():
+        interval = min(EXPIRY_INTERVAL_S, notifier.watchdog_interval_s or EXPIRY_INTERVAL_S)
+        if controller.settings.media_timeout_s > 0:
+            interval = min(interval, controller.settings.media_timeout_s / 4)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(interval):
                 await stop.wait()
         controller.expire_registrations()
+        controller.check_media()
         notifier.watchdog()
         if loop.time() >= status_due:
             status_due = loop.time() + STATUS_INTERVAL_S

@@ -89,6 +89,8 @@ class ControllerSettings:
 
     advertise_host: str
     ring_timeout_s: float = 60.0
+    media_timeout_s: float = 120.0
+    """0: never hang up for lack of media."""
 
 
 @dataclass(eq=False, slots=True)
@@ -111,6 +113,9 @@ class Call:
     ring_timer: asyncio.TimerHandle | None = None
     a_answered_final: bool = False
     pending_b_ack: SipLeg | None = None  # late offer: B's ACK waits for A's answer
+    held: bool = False
+    media_packets: int = 0  # RTP + RTCP relayed, last time we looked
+    media_seen_at: float = 0.0
 
     def other(self, leg: SipLeg) -> SipLeg | None:
         return self.b if leg is self.a else self.a
@@ -296,6 +301,26 @@ class CallController:
         now = self._clock.now()
         for binding in self._registrar.handle_timers(now):
             self._bus.publish(Unregistered(binding.aor, str(binding.contact.uri), now))
+
+    def check_media(self) -> None:
+        """Hang up answered calls through which no media has passed for `media_timeout_s`
+        (the app calls this periodically). RTCP counts: phones send it even during silence
+        suppression. Calls on hold are left alone: a held call may be silent by design."""
+        timeout = self.settings.media_timeout_s
+        if timeout <= 0:
+            return
+        now = self._clock.now()
+        for call in list(self.calls.values()):
+            if call.state is not CallState.ANSWERED or call.relay is None:
+                continue
+            stats = call.relay.stats()
+            packets = sum(d.packets + d.rtcp_packets for d in (stats.a_to_b, stats.b_to_a))
+            if packets != call.media_packets or call.held:
+                call.media_packets = packets
+                call.media_seen_at = now
+            elif now - call.media_seen_at >= timeout:
+                log.warning("%s: no media for %.0f s; hanging up", call.id, timeout)
+                self._hang_up(call, None, Cause.TIMEOUT)
 
     def _authenticate(
         self, request: Request, source: Peer, tx: ServerTransactionId, header: str, now: float
@@ -530,6 +555,7 @@ class CallController:
         call.b = leg
         call.state = CallState.ANSWERED
         call.answered_at = now
+        call.media_seen_at = now
         call.answered_by = leg.device
         if call.ring_timer is not None:
             call.ring_timer.cancel()
@@ -743,6 +769,7 @@ class CallController:
             body = self._anchor(body, learn=learn, expose=expose)
             held = _is_hold(request.body)
             if held is not None:
+                call.held = held
                 self._bus.publish(CallHeld(call.id, origin.id, held, self._clock.now()))
         host, port = self._local(target.peer.transport)
         contact = self._contact(target.peer.transport) if request.method != "INFO" else None

@@ -218,6 +218,13 @@ class CallSettings:
         metadata=setting("Seconds a call rings before the caller hears 480 Temporarily "
                          "Unavailable (no answer).", unit="s", minimum=1.0, maximum=600.0)
     )
+    media_timeout_s: float = field(
+        default=120.0,
+        metadata=setting("An answered call in which no RTP or RTCP has passed for this long "
+                         "(both phones gone: power cut, network down) is hung up, so that "
+                         "nobody stays busy for ever; calls on hold are exempt; 0 turns it "
+                         "off.", unit="s", minimum=0.0, maximum=3600.0)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,10 +94,10 @@ def account(username: str) -> Device:
 
 
 def office_config(sip_port: int, rtp_start: int,
-                  ring_timeout_s: float | None = None) -> dict[str, Any]:
-    """The configuration document an installer would write for `OFFICE`."""
-    calls = {} if ring_timeout_s is None else {"calls": {"ring_timeout_s": ring_timeout_s}}
-    return calls | {
+                  calls: dict[str, float] | None = None) -> dict[str, Any]:
+    """The configuration document an installer would write for `OFFICE` (`calls`: settings
+    of the `calls` section, e.g. a short ring timeout)."""
+    return ({"calls": calls} if calls else {}) | {
         "sip": {
             "listen": LOOPBACK, "advertise": LOOPBACK, "port": sip_port,
             "rtp_ports": {"start": rtp_start, "end": rtp_start + RTP_PORTS - 1},
@@ -173,14 +173,17 @@ class Box:
 
     @classmethod
     async def serve(cls, workdir: Path, *, ring_timeout_s: float | None = None,
-                    t1_s: float | None = None) -> Box:
+                    media_timeout_s: float | None = None, t1_s: float | None = None) -> Box:
         """The service as installed: config file → `prepare` → `serve`, ready line awaited.
 
         `t1_s` runs the SIP timers faster (Timer B = 64·T1) so that a phone that never answers
         is given up on within the test's patience."""
         port, rtp_start = free_sip_port(), free_rtp_range()
         config = workdir / "switchbox.yaml"
-        document = office_config(port, rtp_start, ring_timeout_s)
+        calls = {name: value for name, value in (("ring_timeout_s", ring_timeout_s),
+                                                 ("media_timeout_s", media_timeout_s))
+                 if value is not None}
+        document = office_config(port, rtp_start, calls)
         config.write_text(yaml.safe_dump(document), encoding="utf-8")
         options = RunOptions(data_dir=workdir / "data", config_path=config)
         assert prepare(options, io.StringIO()) == 0, "the office configuration was refused"
