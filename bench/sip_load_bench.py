@@ -268,7 +268,8 @@ class Bench:
         stop_s = pbx.stop()
         if pbx.profile_path is None and stop_s > 2.0:
             self.report.errors.append(f"the PBX took {stop_s:.1f} s to exit on SIGTERM after "
-                                      f"{phase} (the service contract says 2 s)")
+                                      f"{phase} (the service contract says 2 s); its log: "
+                                      + " | ".join(pbx.log_lines(r"stopp")))
         if pbx.profile_path is not None and pbx.profile_path.exists():
             self.report.profiles[phase] = str(pbx.profile_path)
 

@@ -166,6 +166,7 @@ async def serve(
         sip.realm, _nonce_secret(options.data_dir),
         algorithms=[Algorithm.parse(a.value.upper()) or Algorithm.MD5
                     for a in sip.digest_algorithms])
+    stopping_at = loop.time()
     async with board:
         try:
             await transport.start()
@@ -217,6 +218,8 @@ async def serve(
             await _until_stopped(stop, notifier, controller, registrar)
             unsubscribe()
             notifier.stopping()
+            stopping_at = loop.time()
+            log.info("stopping: %d calls to end", len(controller.calls))
             await controller.shutdown(grace_s=BYE_GRACE_S)
             stack.close()
         finally:
@@ -227,6 +230,7 @@ async def serve(
                 async with asyncio.timeout(CLOSE_BUDGET_S):
                     await transport.close()
                     await relay.close_all()
+    log.info("stopped in %.2f s", loop.time() - stopping_at)
     return EX_OK
 
 
@@ -244,6 +248,15 @@ GC_YOUNG_THRESHOLD = 10_000
 thousands of short-lived objects, and fewer, larger young collections cost less in total."""
 
 
+GC_MIDDLE_THRESHOLD = 10
+GC_OLD_THRESHOLD = 100
+"""Middle-generation collections between full ones (CPython's default is 10). At 400 calls/s
+some 40 000 finished transactions wait out RFC 3261's 32 s timers, so a full collection walks
+about a million objects (≈ 100 ms); making them ten times rarer keeps those pauses out of most
+calls' set-up time. Memory is not at stake: cycles are rare here, and reference counting frees
+the rest at once."""
+
+
 def _settle_heap() -> None:
     """Move everything alive now (modules, configuration, directory) out of the collector's
     sight: a full collection walks every tracked object, and with 1 000 users configured its
@@ -251,7 +264,7 @@ def _settle_heap() -> None:
     configuration revision."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    gc.set_threshold(GC_YOUNG_THRESHOLD, GC_MIDDLE_THRESHOLD, GC_OLD_THRESHOLD)
 
 
 def _controller_settings(advertise: str, config: Config) -> ControllerSettings:

@@ -244,4 +244,18 @@ def _run(options: RunOptions) -> int:
     # type-checkable) on its own.
     app = importlib.import_module("firmware.app")
     run: Callable[[RunOptions], int] = app.run
-    return run(options)
+    code = run(options)
+    _exit_now(code)
+    return code  # reached only when _exit_now is replaced (tests)
+
+
+def _exit_now(code: int) -> None:
+    """Leave without the interpreter's teardown. After a busy hour the heap holds tens of
+    thousands of finished transactions waiting out RFC 3261's timers, and the final garbage
+    collection and deallocation took 2.6 s, past the 2 s the service promises systemd after
+    SIGTERM. Nothing is lost: configuration is written atomically before it is used and every
+    socket is already closed; the logs are flushed here."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

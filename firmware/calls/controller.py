@@ -903,7 +903,9 @@ class CallController:
                 self._fail(call, SipStatus.SERVER_INTERNAL_ERROR, Cause.INTERNAL_ERROR)
 
     async def shutdown(self, grace_s: float = 0.5) -> None:
-        """End every call (BYE the answered, 503 the ringing) and give the BYEs a moment."""
+        """End every call (BYE the answered, 503 the ringing) and give the BYEs a moment
+        (none when there was no call to end)."""
+        ended = len(self.calls)
         for call in list(self.calls.values()):
             if call.state is CallState.ANSWERED:
                 self._hang_up(call, None, Cause.SHUTDOWN)
@@ -913,7 +915,8 @@ class CallController:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if grace_s > 0:
+        if grace_s > 0 and ended:
+            # Lets the BYEs leave and most of their answers come back before sockets close.
             await asyncio.sleep(grace_s)
 
 
