@@ -439,10 +439,7 @@ def _list_entries(name: str, value: str) -> list[tuple[str, str]]:
 
 
 def _parse_headers(lines: list[str]) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    """Header entries in order, and the first value of each single-valued header.
-
-    `parse_message` runs the same loop inline; keep the two in step.
-    """
+    """Header entries in order, and the first value of each single-valued header."""
     items: list[tuple[str, str]] = []
     append = items.append
     seen: dict[str, str] = {}
@@ -516,31 +513,10 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Res
     else:
         head, body = _split_head(data)
     lines = _head_lines(head, limits)
-    # The loop of `_parse_headers`, inlined (it runs once per header of every message);
-    # folding and mixed line ends go to the helpers.
-    items: list[tuple[str, str]] = []
-    append = items.append
-    seen: dict[str, str] = {}
-    fast = _FAST_NAMES
-    watch = _WATCH
+    # Folding and mixed line ends are rare: `_parse_headers` signals them and the slow path
+    # unfolds and parses again.
     try:
-        for line in lines[1:]:
-            raw_name, colon, value = line.partition(":")
-            name = fast.get(raw_name)
-            if name is None or not colon:
-                name = _name_of(line, raw_name, colon)
-            value = value.strip()
-            if name in watch:
-                if name in _SINGLE:
-                    if name in seen:
-                        raise SipParseError(SipStatus.BAD_REQUEST, f"duplicate {name}")
-                    seen[name] = value
-                elif "," in value and not (name == "Contact" and value == "*"):
-                    items.extend(_list_entries(name, value))
-                    continue
-                elif name == "Via":
-                    _check_via(value)
-            append((name, value))
+        items, seen = _parse_headers(lines[1:])
     except (_Folded, _Reframe):
         try:
             lines, items, seen = _parse_lines(lines, limits)
