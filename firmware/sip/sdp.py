@@ -126,10 +126,7 @@ class MediaDescription:
 
     @property
     def connection(self) -> Connection | None:
-        for kind, value in self.lines:
-            if kind == "c":
-                return _parse_connection(value)
-        return None
+        return _connection_of(self.lines)
 
     def attributes(self, name: str) -> list[str]:
         """Values of every `a=name:value` ("" for a flag such as `a=sendonly`)."""
@@ -156,10 +153,7 @@ class SessionDescription:
 
     @property
     def connection(self) -> Connection | None:
-        for kind, value in self.lines:
-            if kind == "c":
-                return _parse_connection(value)
-        return None
+        return _connection_of(self.lines)
 
     def attributes(self, name: str) -> list[str]:
         return _attributes(self.lines, name)
@@ -175,6 +169,14 @@ class SessionDescription:
 
     def __bytes__(self) -> bytes:
         return self.to_bytes()
+
+
+def _connection_of(lines: Iterable[Line]) -> Connection | None:
+    """The first c= line of a section (RFC 4566 §5.7), parsed."""
+    for kind, value in lines:
+        if kind == "c":
+            return _parse_connection(value)
+    return None
 
 
 def _attributes(lines: Iterable[Line], name: str) -> list[str]:
