@@ -35,7 +35,7 @@ from firmware.media.relay import MediaRelay, PortAllocator
 from firmware.service.systemd import Notifier
 from firmware.sip.auth import Algorithm, DigestAuthenticator, FailureThrottle
 from firmware.sip.message import Limits
-from firmware.sip.peer import Transport
+from firmware.sip.peer import Peer, Transport
 from firmware.sip.registrar import Registrar, RegistrarPolicy
 from firmware.sip.stack import TransactionStack
 from firmware.sip.transaction import TransactionEvent, TransactionLayer
@@ -153,10 +153,17 @@ async def serve(
     relay = MediaRelay(advertise if _is_ip(advertise) else "127.0.0.1", ports,
                        bind_host=sip.listen if sip.listen not in ("", "::") else "0.0.0.0",
                        spare_endpoints=min(MAX_SPARE_ENDPOINTS, ports.capacity // 4))
+    def on_send_failed(peer: Peer) -> None:
+        stack.transport_failed(peer)  # bound below, before the transport starts
+
+    def on_connection_closed(peer: Peer) -> None:
+        controller.connection_closed(peer)
+
     transport = SipTransport(
         listen_host=sip.listen, port=sip.port,
         transports=[Transport(t.upper()) for t in sip.transports],
         limits=Limits(), clock=clock, advertised_host=advertise,
+        on_send_failed=on_send_failed, on_connection_closed=on_connection_closed,
     )
     layer = layer if layer is not None else TransactionLayer()
     policy = RegistrarPolicy(sip.registration.min_expires_s, sip.registration.max_expires_s,

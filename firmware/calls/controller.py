@@ -296,6 +296,15 @@ class CallController:
         ]
         self._reply(request, tx, SipStatus.OK, extra=contacts)
 
+    def connection_closed(self, peer: Peer) -> None:
+        """A TCP connection closed: the contacts registered over it cannot be reached any
+        more (requests to a phone behind NAT must use the flow it registered on)."""
+        now = self._clock.now()
+        for binding in self._registrar.remove_source(peer):
+            log.info("%s: contact %s dropped, its connection closed", binding.aor,
+                     binding.contact.uri)
+            self._bus.publish(Unregistered(binding.aor, str(binding.contact.uri), now))
+
     def expire_registrations(self) -> None:
         """Drop due bindings; the app calls this periodically."""
         now = self._clock.now()

@@ -944,6 +944,20 @@ class TransactionLayer:
 
     # -- time
 
+    def transport_failed(self, peer: Peer, now: float) -> None:
+        """Nothing can be sent to `peer` (its TCP connection failed or closed; RFC 3261
+        §17.1.4). Every client transaction still waiting for a response from there ends now,
+        as if Timer B/F had fired (`TransactionTimedOut`), instead of waiting 32 s."""
+        for tx in list(self._clients.values()):
+            target = tx.peer
+            if (target is None or target.transport is not peer.transport
+                    or target.address != peer.address
+                    or tx.state not in (State.CALLING, State.TRYING, State.PROCEEDING)):
+                continue
+            tx.state = State.TERMINATED
+            tx._events.append(TransactionTimedOut(tx.key, tx.request))
+            self._collect(tx)
+
     def handle_timers(self, now: float) -> None:
         """Fire every timer due at `now`; afterwards `next_deadline()` is None or > now."""
         heap = self._heap

@@ -175,10 +175,14 @@ class SipTransport:
         receiver: Receiver | None = None,
         settings: TransportSettings | None = None,
         on_send_failed: SendFailed | None = None,
+        on_connection_closed: SendFailed | None = None,
         advertised_host: str | None = None,
     ) -> None:
         """`port` 0 binds an ephemeral port (tests); `local_address` tells which one.
         `advertised_host` is the address put in Via/Contact when `listen_host` is a wildcard.
+        `on_send_failed(peer)` and `on_connection_closed(peer)` are called later from the loop
+        (never inside `send`) when bytes for `peer` could not go out, and when a stream
+        connection (its `peer.connection`) has closed.
 
         Raises `ValueError` for TLS (not implemented yet) or an empty set of transports.
         """
@@ -195,6 +199,7 @@ class SipTransport:
         self._receiver: Receiver = receiver or _no_receiver
         self._settings = settings or TransportSettings()
         self._on_send_failed = on_send_failed
+        self._on_connection_closed = on_connection_closed
         self._ratelog = RateLimitedLog(log, clock, self._settings.log_interval_s)
 
         self._udp: asyncio.DatagramTransport | None = None
@@ -451,6 +456,10 @@ class SipTransport:
                 self._per_ip[peer.host] = left
             else:
                 self._per_ip.pop(peer.host, None)
+        callback = self._on_connection_closed
+        if callback is not None and self._loop is not None and not self._closed:
+            # Deferred like `on_send_failed`: the registrar forgets contacts learnt over it.
+            self._loop.call_soon(callback, peer)
 
     def _connect(self, peer: Peer) -> _StreamConnection | None:
         """Start an outbound connection to `peer` and return it (still connecting), or None."""

@@ -9,6 +9,7 @@ PBX's advertised address) instead, i.e. the PBX anchors the media.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,15 @@ def test_unknown_number_gives_404(sipp: str, pbx: PbxProcess, tmp_path: Path) ->
 
 def test_unregistered_extension_gives_480(sipp: str, pbx: PbxProcess, tmp_path: Path) -> None:
     _expect(pbx, caller_run(sipp, pbx, tmp_path, "unavailable", CALLEE))
+
+
+def test_registration_over_tcp_ends_with_its_connection(
+    sipp: str, pbx: PbxProcess, tmp_path: Path
+) -> None:
+    run = register_run(sipp, pbx, tmp_path, CALLER)
+    run.extra_args += ["-t", "t1"]  # one TCP connection; SIPp closes it when it exits
+    _expect(pbx, run)
+    deadline = time.monotonic() + 5.0
+    while "dropped, its connection closed" not in pbx.output():
+        assert time.monotonic() < deadline, pbx.log_tail()
+        time.sleep(0.02)

@@ -640,6 +640,19 @@ def test_layer_timeout_event_for_unanswered_client_request() -> None:
     assert len(layer) == 0 and layer.next_deadline() is None
 
 
+def test_transport_failure_ends_pending_requests_to_that_peer_only() -> None:
+    layer = TransactionLayer()
+    invite = request("INVITE", branch="z9hG4bKdead", transport="TCP")
+    dead = layer.send_request(invite, PHONE_TCP, now=0.0)
+    alive = layer.send_request(request("OPTIONS", branch="z9hG4bKalive"), TRUNK, now=0.0)
+    layer.outgoing()
+    layer.transport_failed(Peer(Transport.TCP, PHONE_TCP.host, PHONE_TCP.port), now=0.2)
+    assert events(layer) == [TransactionTimedOut(dead, invite)]  # at once, not after Timer B
+    assert layer.stats()["transactions"] == 1
+    layer.transport_failed(PHONE, now=0.3)  # a peer with nothing pending: no effect
+    assert events(layer) == [] and alive in layer._clients
+
+
 def test_layer_rejects_ack_and_duplicate_branch_from_the_tu() -> None:
     layer = TransactionLayer()
     with pytest.raises(ValueError):

@@ -75,6 +75,7 @@ def make_transport(
     limits: Limits | None = None,
     settings: TransportSettings | None = None,
     on_send_failed: Callable[[Peer], None] | None = None,
+    on_connection_closed: Callable[[Peer], None] | None = None,
 ) -> SipTransport:
     return SipTransport(
         listen_host="127.0.0.1",
@@ -85,6 +86,7 @@ def make_transport(
         receiver=inbox,
         settings=settings,
         on_send_failed=on_send_failed,
+        on_connection_closed=on_connection_closed,
     )
 
 
@@ -549,3 +551,17 @@ async def test_tcp_connect_failure_calls_on_send_failed(inbox: Inbox) -> None:
             assert await failed.get() == dest
         stats = transport.stats()
         assert stats.drops == {"connect failed": 1} and stats.connections == 0
+
+
+async def test_closed_inbound_connection_is_reported_with_its_peer(inbox: Inbox) -> None:
+    closed: asyncio.Queue[Peer] = asyncio.Queue()
+    async with make_transport(inbox, on_connection_closed=closed.put_nowait) as transport:
+        _, writer = await tcp_connect(transport)
+        writer.write(options("c1", transport="TCP"))
+        await inbox.wait_for(1)
+        _, source, _ = inbox.items[0]
+        writer.close()
+        async with asyncio.timeout(WAIT_S):
+            gone = await closed.get()
+        # The same Peer the message came with: the registrar drops what it learnt over it.
+        assert gone == source and gone.connection is not None
