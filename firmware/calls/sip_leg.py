@@ -7,7 +7,7 @@ that speak the same call events (style rule 3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from firmware.calls.events import LegId
@@ -49,8 +49,6 @@ class SipLeg:
     cancel_pending: bool = False
     final_status: int | None = None
     ack: Request | None = None
-    local_sdp_version: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def call_id(self) -> str:

@@ -17,14 +17,13 @@ import asyncio
 import contextlib
 import io
 import itertools
-import random
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from interop.ports import free_port, free_udp_range
 
 from firmware.app import serve
 from firmware.bus import EventBus
@@ -112,34 +111,13 @@ def office_config(sip_port: int, rtp_start: int,
 
 def free_sip_port() -> int:
     """A loopback port free for UDP and TCP right now (the box listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((LOOPBACK, 0))
-            port: int = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((LOOPBACK, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no port free for UDP and TCP")
+    return free_port()
 
 
 def free_rtp_range() -> int:
-    """First port of `RTP_PORTS` consecutive free UDP ports (even), below the kernel's
-    ephemeral range (32768+) so that no SIP port picked by `free_sip_port` falls inside."""
-    rng = random.Random()
-    for _ in range(50):
-        start = rng.randrange(20000, 32000 - RTP_PORTS) & ~1
-        with contextlib.ExitStack() as stack:
-            try:
-                for port in range(start, start + RTP_PORTS):
-                    sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-                    sock.bind((LOOPBACK, port))
-            except OSError:
-                continue
-            return start
-    raise RuntimeError("no free RTP port range")
+    """First of `RTP_PORTS` consecutive free UDP ports, below the kernel's ephemeral range so
+    that no SIP port picked by `free_sip_port` falls inside."""
+    return free_udp_range(RTP_PORTS)
 
 
 # --- the box ------------------------------------------------------------------------------
