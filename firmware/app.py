@@ -29,7 +29,7 @@ from firmware.cli import Loop, RunOptions
 from firmware.clock import MonotonicClock
 from firmware.config.durable import write_atomic
 from firmware.config.errors import ConfigError
-from firmware.config.schema import Config, DeviceAuth
+from firmware.config.schema import Config, DeviceAuth, DigestAlgorithm
 from firmware.config.store import ConfigStore, NoActiveRevision, Revision
 from firmware.media.relay import MediaRelay, PortAllocator
 from firmware.service.systemd import Notifier
@@ -153,15 +153,17 @@ async def serve(
     relay = MediaRelay(advertise if _is_ip(advertise) else "127.0.0.1", ports,
                        bind_host=sip.listen if sip.listen not in ("", "::") else "0.0.0.0",
                        spare_endpoints=min(MAX_SPARE_ENDPOINTS, ports.capacity // 4))
+    # `stack` and `controller` are bound below; the transport calls these only after a send,
+    # and nothing is sent before both exist.
     def on_send_failed(peer: Peer) -> None:
-        stack.transport_failed(peer)  # bound below, before the transport starts
+        stack.transport_failed(peer)
 
     def on_connection_closed(peer: Peer) -> None:
         controller.connection_closed(peer)
 
+    transports = [Transport(t.upper()) for t in sip.transports]
     transport = SipTransport(
-        listen_host=sip.listen, port=sip.port,
-        transports=[Transport(t.upper()) for t in sip.transports],
+        listen_host=sip.listen, port=sip.port, transports=transports,
         limits=Limits(), clock=clock, advertised_host=advertise,
         on_send_failed=on_send_failed, on_connection_closed=on_connection_closed,
     )
@@ -171,8 +173,7 @@ async def serve(
     registrar = Registrar(policy)
     authenticator = DigestAuthenticator(
         sip.realm, _nonce_secret(options.data_dir),
-        algorithms=[Algorithm.parse(a.value.upper()) or Algorithm.MD5
-                    for a in sip.digest_algorithms])
+        algorithms=[_ALGORITHMS[a] for a in sip.digest_algorithms])
     stopping_at = loop.time()
     async with board:
         try:
@@ -214,9 +215,7 @@ async def serve(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signal.SIGHUP, reload)
             listening = ", ".join(
-                f"{t.lower()}:{sip.listen}:{transport.local_address(t)[1]}"
-                for t in (Transport(x.upper()) for x in sip.transports)
-            )
+                f"{t.lower()}:{sip.listen}:{transport.local_address(t)[1]}" for t in transports)
             _settle_heap()
             out.write(f"switchbox ready: SIP on {listening}, advertised as {advertise}, "
                       f"board {options.board}, {len(config.users)} users, pid {os.getpid()}\n")
@@ -272,6 +271,9 @@ def _settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, GC_MIDDLE_THRESHOLD, GC_OLD_THRESHOLD)
+
+
+_ALGORITHMS = {DigestAlgorithm.MD5: Algorithm.MD5, DigestAlgorithm.SHA256: Algorithm.SHA256}
 
 
 def _controller_settings(advertise: str, config: Config) -> ControllerSettings:

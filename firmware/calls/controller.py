@@ -530,8 +530,6 @@ class CallController:
         if response.body and call.relay is not None:
             body = self._anchor(response.body, learn=call.relay.b, expose=call.relay.a)
         status = SipStatus.SESSION_PROGRESS if body else SipStatus.RINGING
-        if response.status == 180 and not body:
-            status = SipStatus.RINGING
         extra = [("Contact", self._contact(call.a.peer.transport))]
         if body:
             extra.append(("Content-Type", "application/sdp"))
@@ -541,6 +539,12 @@ class CallController:
         if leg.ack is not None:  # a retransmitted 2xx: our ACK was lost (§13.2.2.4)
             self._stack.send_stateless(leg.ack, leg.peer)
             return
+        leg.final_status = response.status
+        if call.state is not CallState.RINGING or call.b is not None:
+            # Lost the race (another fork answered, or the caller hung up): release it.
+            self._release_late_answer(leg, response)
+            self._drop_leg(call, leg)
+            return
         try:
             leg.dialog = Dialog.as_uac(leg.invite, response)
         except SipError as exc:
@@ -548,18 +552,11 @@ class CallController:
             self._on_fork_failed(call, leg, SipStatus.BAD_REQUEST)
             return
         leg.state = LegState.CONFIRMED
-        leg.final_status = response.status
         self._dialogs[(leg.dialog.call_id, leg.dialog.local_tag)] = leg
-        late_offer = not call.a.invite.body
-        if not late_offer:
+        if call.a.invite.body:
             self._send_ack(leg)
-        if call.state is not CallState.RINGING or call.b is not None:
-            # Lost the race (another fork answered, or the caller hung up): release it.
-            if late_offer:
-                self._send_ack(leg)
-            self._send_bye(leg)
-            self._drop_leg(call, leg)
-            return
+        else:  # late offer: B's ACK carries the answer that A's ACK will bring
+            call.pending_b_ack = leg
         now = self._clock.now()
         call.b = leg
         call.state = CallState.ANSWERED
@@ -571,8 +568,6 @@ class CallController:
         for other in list(call.forks.values()):
             if other is not leg:
                 self._cancel_fork(other)
-        if late_offer:
-            call.pending_b_ack = leg
         body = b""
         if response.body and call.relay is not None:
             body = self._anchor(response.body, learn=call.relay.b, expose=call.relay.a)
@@ -606,8 +601,7 @@ class CallController:
 
     def _settle_orphan(self, leg: SipLeg, tx: ClientTransactionId, response: Response) -> None:
         """A fork of a call that has ended still answers: cancel it once it rings, release it
-        if it answered (a callee must never be left in a call nobody hears), forget it on its
-        final response."""
+        if it answered, forget it on its final response."""
         status = response.status
         if status < 200:
             leg.provisional = True
@@ -617,14 +611,19 @@ class CallController:
         self._by_client_tx.pop(tx, None)
         leg.final_status = status
         if status < 300:
-            try:
-                leg.dialog = Dialog.as_uac(leg.invite, response)
-            except SipError as exc:
-                log.warning("unusable 2xx from %s after the call ended: %s", leg.device,
-                            exc.reason)
-                return
-            self._send_ack(leg)
-            self._send_bye(leg)
+            self._release_late_answer(leg, response)
+
+    def _release_late_answer(self, leg: SipLeg, response: Response) -> None:
+        """ACK then BYE a 2xx that came too late to be used: a callee must never be left in a
+        call nobody hears."""
+        try:
+            leg.dialog = Dialog.as_uac(leg.invite, response)
+        except SipError as exc:
+            log.warning("unusable late 2xx from %s: %s", leg.device, exc.reason)
+            return
+        leg.state = LegState.CONFIRMED
+        self._send_ack(leg)
+        self._send_bye(leg)
 
     def _on_client_timeout(self, tx: ClientTransactionId) -> None:
         forwarded = self._forwarded.pop(tx, None)
