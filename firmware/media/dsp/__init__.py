@@ -1,0 +1,1 @@
+"""Telephony DSP on linear frames: detectors, generators, echo cancellation (numpy only)."""
