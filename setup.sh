@@ -13,8 +13,8 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
 readonly VENV=.venv
-readonly RUN_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev)
-readonly TEST_PACKAGES=(sip-tester baresip-core sox espeak-ng minimodem)
+readonly RUN_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev nftables)
+readonly TEST_PACKAGES=(sip-tester baresip-core sox espeak-ng minimodem iproute2)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }

@@ -18,7 +18,16 @@ packets/s on one core and its CPU cost per packet at saturation.
     bench/rtp_relay --burst --duration 5
     bench/rtp_relay --bare                # a minimal latching relay: the floor to compare with
     bench/rtp_relay --profile /tmp/relay.pstats   # cProfile the relay process
+    bench/rtp_relay --kernel              # sessions offloaded to the kernel (root, nft)
     bench/rtp_relay --json
+
+Whole-machine CPU is measured too (/proc/stat, every core, user + system + irq + softirq):
+first for a *direct* phase in which the same phones send to each other with no relay between
+them, then for the relayed phase. The difference per packet is what relaying costs the machine,
+wherever it runs: in the relay process, in the kernel (--kernel: the relay process is idle and
+netfilter does the work in the senders' and receivers' system calls and softirqs), or in the
+nft processes the forwarder starts (counted as the relay's children). In user-space mode it
+cross-checks the relay process's own figure.
 
 Targets (issue 2): ≤ 8 µs CPU per relayed packet, RSS ≤ 80 MB with 200 calls.
 """
@@ -29,6 +38,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import resource
 import select
 import socket
@@ -109,6 +119,16 @@ async def _relay_main(args: argparse.Namespace) -> None:
 
     ports = PortAllocator(args.port_start, args.port_start + 4 * args.sessions + 64)
     relay = MediaRelay(HOST, ports, dscp=0)
+    forwarder = None
+    forwarding = None
+    if args.kernel:
+        from firmware.media.forwarder import KernelForwarder, NftCommand
+
+        forwarder = KernelForwarder(relay, NftCommand(), settle_s=0.0, interval_s=0.1,
+                                    counters_interval_s=5.0)
+        if not await forwarder.start():
+            raise SystemExit("kernel forwarding unavailable (needs root and nft)")
+        forwarding = asyncio.create_task(forwarder.run())
     sessions = [await relay.open_session(f"bench-{i}") for i in range(args.sessions)]
     _reply({"ports": [[s.a.rtp_port, s.b.rtp_port] for s in sessions]})
 
@@ -118,8 +138,11 @@ async def _relay_main(args: argparse.Namespace) -> None:
     while line := (await reader.readline()).decode().strip():
         if line == "quit":
             break
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        totals = {"packets": 0, "bytes": 0, "dropped": 0, "stray": 0, "rtcp_packets": 0}
+        if forwarder is not None:
+            await forwarder.read_counters()
+        usage = _usage()
+        totals = {"packets": 0, "bytes": 0, "dropped": 0, "stray": 0, "rtcp_packets": 0,
+                  "offloaded": forwarder.offloaded if forwarder is not None else 0}
         for session in sessions:
             stats = session.stats()
             for direction in (stats.a_to_b, stats.b_to_a):
@@ -130,9 +153,9 @@ async def _relay_main(args: argparse.Namespace) -> None:
                 totals["rtcp_packets"] += direction.rtcp_packets
         _reply(
             {
-                "cpu_s": usage.ru_utime + usage.ru_stime,
-                "user_s": usage.ru_utime,
-                "sys_s": usage.ru_stime,
+                "cpu_s": usage[0] + usage[1],
+                "user_s": usage[0],
+                "sys_s": usage[1],
                 "wall_s": time.monotonic(),
                 "forwarded": totals["packets"] - totals["dropped"],
                 "vm_hwm_kb": _proc_status_kb("VmHWM"),
@@ -140,7 +163,25 @@ async def _relay_main(args: argparse.Namespace) -> None:
                 **totals,
             }
         )
+    if forwarding is not None and forwarder is not None:
+        forwarding.cancel()
+        await asyncio.wait([forwarding])
+        await forwarder.close()
     await relay.close_all()
+
+
+def _usage() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process and of its finished children (nft runs)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime)
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every core spent busy (user, nice, system, irq, softirq, steal) since boot."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 async def _bare_main(args: argparse.Namespace) -> None:
@@ -204,6 +245,8 @@ class Relay:
         command = [sys.executable, str(SCRIPT), "--role", "relay"]
         command += ["--loop", args.loop, "--sessions", str(args.sessions)]
         command += ["--port-start", str(args.port_start)]
+        if args.kernel:
+            command.append("--kernel")
         if args.bare:
             command.append("--bare")
         if args.profile:
@@ -237,10 +280,12 @@ class Relay:
 class Phones:
     """2N UDP sockets, one per call side, each sending to its relay endpoint."""
 
-    def __init__(self, ports: list[list[int]]) -> None:
+    def __init__(self, ports: list[list[int]] | None, calls: int = 0) -> None:
+        """Phones that send to the relay's `ports`, or with None, `calls` pairs of phones that
+        send straight to each other (the direct baseline)."""
         self.socks: list[socket.socket] = []
         self.dests: list[tuple[str, int]] = []
-        for a_port, b_port in ports:
+        for a_port, b_port in ports if ports is not None else [[0, 0]] * calls:
             for port in (a_port, b_port):
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
@@ -248,6 +293,10 @@ class Phones:
                 sock.setblocking(False)
                 self.socks.append(sock)
                 self.dests.append((HOST, port))
+        if ports is None:
+            for i in range(0, len(self.socks), 2):
+                self.dests[i] = self.socks[i + 1].getsockname()
+                self.dests[i + 1] = self.socks[i].getsockname()
         self.packets = [bytearray(12 + PAYLOAD_BYTES) for _ in self.socks]
         for i, packet in enumerate(self.packets):
             _HEADER.pack_into(packet, 0, 0x80, 0, 0, 0, 0x5B000000 + i)
@@ -359,14 +408,30 @@ def _percentile(values: list[int], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] / 1000.0
 
 
+def direct_baseline(args: argparse.Namespace) -> tuple[float, int]:
+    """Machine CPU seconds and packets delivered when the same phones talk with no relay."""
+    phones = Phones(None, args.sessions)
+    try:
+        phones.paced(args.warmup, PHASE_WARMUP)
+        phones.drain(0.05)
+        busy = machine_busy_s()
+        phones.paced(args.duration, PHASE_MEASURED)
+        phones.drain(0.3)
+        return machine_busy_s() - busy, phones.received
+    finally:
+        phones.close()
+
+
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     floor_us = syscall_floor_us()
+    baseline_s, baseline_packets = (0.0, 0) if args.burst else direct_baseline(args)
     relay = Relay(args)
     phones = Phones(relay.ports)
     try:
         phones.paced(args.warmup, PHASE_WARMUP)
         phones.drain(0.05)
         before = relay.stats()
+        busy_before = machine_busy_s()
         if args.burst:
             started = time.monotonic()
             offered = phones.flood(args.duration)
@@ -377,6 +442,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             end_drain = time.monotonic() + 0.3
             while (left := end_drain - time.monotonic()) > 0:
                 phones.drain(left)
+        busy_s = machine_busy_s() - busy_before
         after = relay.stats()
     finally:
         phones.close()
@@ -388,7 +454,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "mode": "burst" if args.burst else "steady",
         "loop": args.loop,
-        "relay": "bare" if args.bare else "firmware",
+        "relay": "bare" if args.bare else "kernel" if args.kernel else "firmware",
+        "offloaded_sessions": after.get("offloaded", 0),
         "calls": args.sessions,
         "sockets": 4 * args.sessions,
         "duration_s": round(wall_s, 3),
@@ -419,6 +486,14 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         result["latency_us_p50"] = round(_percentile(phones.latencies_ns, 0.50), 1)
         result["latency_us_p99"] = round(_percentile(phones.latencies_ns, 0.99), 1)
         result["latency_us_max"] = round(_percentile(phones.latencies_ns, 1.0), 1)
+        result["machine_cpu_s"] = round(busy_s, 3)
+        result["direct_machine_cpu_s"] = round(baseline_s, 3)
+        result["direct_packets"] = baseline_packets
+        # Relaying's cost to the machine: busy time above the direct phase's, scaled to the
+        # same packet count, per relayed packet.
+        if forwarded and baseline_packets:
+            extra_s = busy_s - baseline_s * phones.received / baseline_packets
+            result["machine_us_per_packet"] = round(1e6 * extra_s / forwarded, 2)
     return result
 
 
@@ -440,6 +515,11 @@ def report(result: dict[str, Any]) -> str:
         f"{'met' if result['peak_rss_mb'] <= TARGET_RSS_MB else 'NOT met'})",
     ]
     if result["mode"] == "steady":
+        lines.append(
+            f"  machine CPU    {result['machine_cpu_s']:.3f} s relayed vs "
+            f"{result['direct_machine_cpu_s']:.3f} s direct (same phones, no relay): "
+            f"{result.get('machine_us_per_packet')} µs per relayed packet, all cores"
+        )
         lines.append(
             f"  loss           {result['loss_percent']}% "
             f"({result['sent']} sent, {result['received']} received)"
@@ -471,6 +551,10 @@ def main() -> None:
     parser.add_argument("--port-start", type=int, default=30000, help="relay RTP ports (30000)")
     parser.add_argument(
         "--bare", action="store_true", help="relay with a minimal protocol instead (the floor)"
+    )
+    parser.add_argument(
+        "--kernel", action="store_true",
+        help="offload the sessions to the kernel (firmware/media/forwarder.py; root and nft)"
     )
     parser.add_argument("--profile", metavar="FILE", help="cProfile the relay into FILE")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

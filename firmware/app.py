@@ -31,6 +31,7 @@ from firmware.config.durable import write_atomic
 from firmware.config.errors import ConfigError
 from firmware.config.schema import Config, DeviceAuth, DigestAlgorithm
 from firmware.config.store import ConfigStore, NoActiveRevision, Revision
+from firmware.media.forwarder import KernelForwarder, NftCommand
 from firmware.media.relay import MediaRelay, PortAllocator
 from firmware.service.systemd import Notifier
 from firmware.sip.auth import Algorithm, DigestAuthenticator, FailureThrottle
@@ -175,6 +176,8 @@ async def serve(
         sip.realm, _nonce_secret(options.data_dir),
         algorithms=[_ALGORITHMS[a] for a in sip.digest_algorithms])
     stopping_at = loop.time()
+    forwarder: KernelForwarder | None = None
+    forwarding: asyncio.Task[None] | None = None
     async with board:
         try:
             await transport.start()
@@ -221,6 +224,10 @@ async def serve(
                       f"board {options.board}, {len(config.users)} users, pid {os.getpid()}\n")
             out.flush()
             notifier.ready(f"ready: SIP on {listening}")
+            if sip.kernel_forwarding:
+                forwarder = await _start_forwarder(relay)
+                if forwarder is not None:
+                    forwarding = loop.create_task(forwarder.run(), name="kernel-forwarder")
             await _until_stopped(stop, notifier, controller, registrar)
             unsubscribe()
             notifier.stopping()
@@ -234,10 +241,26 @@ async def serve(
             # runs out are left to the process exit.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOSE_BUDGET_S):
+                    if forwarding is not None:
+                        forwarding.cancel()
+                        await asyncio.wait([forwarding])
+                    if forwarder is not None:
+                        await forwarder.close()
                     await transport.close()
                     await relay.close_all()
     log.info("stopped in %.2f s", loop.time() - stopping_at)
     return EX_OK
+
+
+async def _start_forwarder(relay: MediaRelay) -> KernelForwarder | None:
+    """The kernel media path, if this host allows it (nft installed, CAP_NET_ADMIN)."""
+    nft = NftCommand()
+    if not nft.available:
+        log.info("nft not installed: media relayed by the service (install nftables for the "
+                 "kernel path)")
+        return None
+    forwarder = KernelForwarder(relay, nft)
+    return forwarder if await forwarder.start() else None
 
 
 BYE_GRACE_S = 0.3

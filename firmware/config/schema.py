@@ -203,6 +203,15 @@ class SipSettings:
         default_factory=PortRange,
         metadata=setting("UDP ports for RTP and RTCP media.")
     )
+    kernel_forwarding: bool = field(
+        default=True,
+        metadata=setting("Let the Linux kernel (nftables) forward the audio of calls that no "
+                         "feature needs to hear, instead of the service: a few times cheaper "
+                         "per packet. Needs the nft command and root (CAP_NET_ADMIN); without "
+                         "them media is relayed by the service, as with false. When phones "
+                         "are on the network and IPv4 forwarding is off, it is switched on "
+                         "with a guard that forwards nothing but this media.")
+    )
     registration: RegistrationSettings = field(
         default_factory=RegistrationSettings,
         metadata=setting("Registration lifetimes.")

@@ -17,17 +17,17 @@ Without a tap the fast path is one address comparison, one `sendto` and two coun
 the channel's class is switched when a tap is installed, so untapped calls pay nothing for it.
 
 Measured with bench/rtp_relay (200 calls, 20 000 pps, uvloop) on the shared 2-core VM: 26 MB
-peak RSS (target ≤ 80 MB), no loss, 12.7 µs CPU per relayed packet in steady state and 9.1 µs at
-burst rates. The 8 µs target is not met there, and not by this code: the fast path itself is
-≈ 0.4 µs of Python; a bare latching uvloop relay measured 19 µs in the same run; one recvfrom
-plus one sendto in a tight loop already costs 6–8 µs on that kernel; the rest is the per-wakeup
-cost. Going lower needs batching (recvmmsg/sendmmsg) or forwarding in the kernel.
+peak RSS (target ≤ 80 MB), no loss, 12.7–16.9 µs CPU per relayed packet in steady state. The
+fast path itself is ≈ 0.4 µs of Python; one recvfrom plus one sendto already cost 6–8 µs on
+that kernel, and the rest is the per-wakeup cost, so no user-space relay meets the 8 µs target
+there: untouched sessions are handed to the kernel instead (forwarder.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import ipaddress
 import logging
 import socket
@@ -104,6 +104,8 @@ class DirectionStats:
     """Accepted packets not sent on: no destination known yet, or the tap dropped them."""
     injected: int
     """Packets sent in this direction by `RelaySession.inject`."""
+    kernel_packets: int = 0
+    """Of `packets`, those the kernel forwarded (see forwarder.py), as credited so far."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +129,20 @@ class PortAllocator:
         if start < 1024 or end > 65535 or first + 1 > end:
             raise ValueError(f"RTP port range {start}-{end} holds no even/odd pair in 1024-65535")
         self._start = start
+        self._first = first
         self._end = end
         self._free: collections.deque[int] = collections.deque(range(first, end, 2))
         self._in_use: set[int] = set()
+
+    @property
+    def first(self) -> int:
+        """The lowest port handed out (even)."""
+        return self._first
+
+    @property
+    def last(self) -> int:
+        """The highest port in the range (an RTCP port at most)."""
+        return self._end
 
     @property
     def capacity(self) -> int:
@@ -447,6 +460,7 @@ class MediaEndpoint:
         self._ports = ports
         self._lost = lost
         self._closed = False
+        self._on_change: Callable[[], None] | None = None
         self._open_sockets = len(lost)
         self._released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         for fut in lost:
@@ -533,6 +547,8 @@ class MediaEndpoint:
         rtcp_addr = self._checked(rtcp) if rtcp is not None else (rtp_addr[0], rtp_addr[1] + 1)
         self._rtp.set_remote(rtp_addr)
         self._rtcp.set_remote(rtcp_addr)
+        if self._on_change is not None:
+            self._on_change()
 
     def close(self) -> None:
         """Close both sockets; the port returns to the allocator once they are closed.
@@ -637,6 +653,8 @@ class RelaySession:
         self._tap: MediaTap | None = None
         self._closed = False
         self._final: RelayStats | None = None
+        # Packets and bytes the kernel forwarded, per direction (A_TO_B, B_TO_A).
+        self._kernel = [0, 0, 0, 0]
         a._rtp.join(b._rtp, Direction.A_TO_B)
         b._rtp.join(a._rtp, Direction.B_TO_A)
         a._rtcp.join(b._rtcp, Direction.A_TO_B)
@@ -681,10 +699,22 @@ class RelaySession:
         return channel.inject(data)
 
     def stats(self) -> RelayStats:
-        """A snapshot of both directions' counters (frozen when the session closes)."""
-        if self._final is not None:
-            return self._final
-        return RelayStats(_stats(self._a), _stats(self._b))
+        """A snapshot of both directions' counters (the sockets' frozen when the session
+        closes; the kernel's credited as the forwarder reads them, after close too)."""
+        final = self._final
+        if final is None:
+            final = RelayStats(_stats(self._a), _stats(self._b))
+        if not any(self._kernel):
+            return final
+        k = self._kernel
+        return RelayStats(_with_kernel(final.a_to_b, k[0], k[1]),
+                          _with_kernel(final.b_to_a, k[2], k[3]))
+
+    def credit_kernel(self, direction: Direction, packets: int, octets: int) -> None:
+        """Count packets the kernel forwarded in `direction` (the forwarder reports them)."""
+        i = 0 if direction is Direction.A_TO_B else 2
+        self._kernel[i] += packets
+        self._kernel[i + 1] += octets
 
     def close(self) -> None:
         """Stop relaying and close all four sockets. Idempotent."""
@@ -695,7 +725,7 @@ class RelaySession:
         self._b.close()
 
     def _end(self) -> None:
-        self._final = self.stats()
+        self._final = RelayStats(_stats(self._a), _stats(self._b))
         self._closed = True
         self._tap = None
 
@@ -715,6 +745,11 @@ class RelaySession:
     ) -> None:
         self.close()
         await self.wait_closed()
+
+
+def _with_kernel(stats: DirectionStats, packets: int, octets: int) -> DirectionStats:
+    return dataclasses.replace(stats, packets=stats.packets + packets,
+                               bytes=stats.bytes + octets, kernel_packets=packets)
 
 
 def _stats(sender: MediaEndpoint) -> DirectionStats:
@@ -778,6 +813,7 @@ class MediaRelay:
         # (due, rests so far, endpoint), due times in order; ready ones are reused oldest first.
         self._resting: collections.deque[tuple[float, int, MediaEndpoint]] = collections.deque()
         self._ready: collections.deque[MediaEndpoint] = collections.deque()
+        self._watchers: list[Callable[[], None]] = []
 
     @property
     def host(self) -> str:
@@ -796,6 +832,16 @@ class MediaRelay:
     def spare(self) -> int:
         """Endpoints kept open for reuse (resting or ready)."""
         return len(self._ready) + len(self._resting)
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (no arguments, on the loop) whenever a session's media may have to
+        come back to the sockets: a tap set or removed, a remote address changed, a session
+        closed."""
+        self._watchers.append(callback)
+
+    def _changed(self) -> None:
+        for callback in self._watchers:
+            callback()
 
     async def open_session(self, label: str = "-") -> RelaySession:
         """Bind two endpoints and join them; `label` (the call id) prefixes every log line.
@@ -904,11 +950,19 @@ class _TrackedSession(RelaySession):
     def __init__(self, a: MediaEndpoint, b: MediaEndpoint, label: str, relay: MediaRelay) -> None:
         super().__init__(a, b, label)
         self._relay = relay
+        if relay._watchers:
+            a._on_change = b._on_change = relay._changed
+
+    def set_tap(self, tap: MediaTap | None) -> None:
+        super().set_tap(tap)
+        self._relay._changed()
 
     def close(self) -> None:
         if self._closed:
             return
         self._relay._sessions.discard(self)
         self._end()
+        self._a._on_change = self._b._on_change = None
         self._relay._release(self._a)
         self._relay._release(self._b)
+        self._relay._changed()

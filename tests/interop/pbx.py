@@ -71,7 +71,8 @@ def make_extensions(numbers: tuple[str, ...] = DEFAULT_EXTENSIONS) -> dict[str, 
 
 
 def build_config(
-    *, port: int, rtp_start: int, rtp_end: int, extensions: dict[str, Extension], realm: str
+    *, port: int, rtp_start: int, rtp_end: int, extensions: dict[str, Extension], realm: str,
+    kernel_forwarding: bool = False,
 ) -> dict[str, object]:
     """The YAML config document for these ports and extensions (the shape config/schema reads)."""
     return {
@@ -81,6 +82,7 @@ def build_config(
             "advertise": LOOPBACK,
             "realm": realm,
             "rtp_ports": {"start": rtp_start, "end": rtp_end},
+            "kernel_forwarding": kernel_forwarding,
         },
         "users": [
             {"id": ext.user_id, "name": ext.name, "extension": ext.number}
@@ -110,6 +112,8 @@ class PbxProcess:
     port: int = 0
     rtp_start: int = 0
     rtp_end: int = 0
+    kernel_forwarding: bool = False
+    """Off unless a test is about it: media counters then move at once, not per counter read."""
     ready_timeout_s: float = READY_TIMEOUT_S
     stop_timeout_s: float = STOP_TIMEOUT_S
     returncode: int | None = None
@@ -175,6 +179,7 @@ class PbxProcess:
             rtp_end=self.rtp_end,
             extensions=self.extensions,
             realm=self.realm,
+            kernel_forwarding=self.kernel_forwarding,
         )
         config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         argv = self.command(config_path, data_dir)

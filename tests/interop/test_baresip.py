@@ -53,7 +53,9 @@ def _phones(
     return caller, callee
 
 
-def exchange_tones(caller: BaresipPhone, callee: BaresipPhone, uri: str) -> None:
+def exchange_tones(
+    caller: BaresipPhone, callee: BaresipPhone, uri: str, talk_s: float = TALK_S
+) -> None:
     """Call `uri` from `caller` (the callee auto-answers), talk TALK_S, hang up, stop both.
 
     Then checks each side's received audio. Both phones must be started (and registered where
@@ -63,7 +65,7 @@ def exchange_tones(caller: BaresipPhone, callee: BaresipPhone, uri: str) -> None
         caller.dial(uri)
         caller.wait_event("CALL_ESTABLISHED", timeout_s=10)
         callee.wait_event("CALL_ESTABLISHED", timeout_s=5)
-        time.sleep(TALK_S)  # audio has to flow for a while: this is the call, not a wait
+        time.sleep(talk_s)  # audio has to flow for a while: this is the call, not a wait
         caller.hangup()
         caller.wait_event("CALL_CLOSED", timeout_s=5)
         callee.wait_event("CALL_CLOSED", timeout_s=5)
@@ -75,7 +77,7 @@ def exchange_tones(caller: BaresipPhone, callee: BaresipPhone, uri: str) -> None
         assert len(recordings) == 1, f"{phone.name}: recordings {recordings}\n{phone.log_tail()}"
         result = analyse(recordings[0])
         context = f"{phone.name} received {result}\n{phone.log_tail()}"
-        assert result.duration_s >= TALK_S * 0.75, context
+        assert result.duration_s >= talk_s * 0.75, context
         assert result.rms_dbfs > MIN_RMS_DBFS, context
         assert abs(result.dominant_hz - expected_hz) <= TOLERANCE_HZ, context
         assert result.purity > 0.8, context

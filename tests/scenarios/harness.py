@@ -100,6 +100,8 @@ def office_config(sip_port: int, rtp_start: int,
         "sip": {
             "listen": LOOPBACK, "advertise": LOOPBACK, "port": sip_port,
             "rtp_ports": {"start": rtp_start, "end": rtp_start + RTP_PORTS - 1},
+            # In-process tests read relay counters at once; the kernel path has its own tests.
+            "kernel_forwarding": False,
         },
         "users": [{"id": f"u{e.number}", "name": e.name, "extension": e.number}
                   for e in OFFICE.values()],
