@@ -237,7 +237,8 @@ class Bench:
 
     def _office(self, digest: bool, uas_port: int) -> LoadOffice:
         return LoadOffice(callee_count=self.o.callees, uas_port=uas_port, digest_caller=digest,
-                          sip_port=free_port(PBX_HOST))
+                          sip_port=free_port(PBX_HOST),
+                          kernel_forwarding=self.o.kernel_forwarding == "on")
 
     def _start_pbx(self, office: LoadOffice, phase: str) -> PbxProcess | None:
         if self.o.direct:
@@ -710,6 +711,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pbx-root", metavar="DIR",
                    help="run the PBX from another checkout (its firmware/ is imported first; "
                         "default: this repository)")
+    p.add_argument("--kernel-forwarding", choices=["on", "off"], default="on",
+                   help="sip.kernel_forwarding of the PBX (on, the product's default: calls "
+                        "held over 1 s have their media forwarded by the kernel, whose work "
+                        "the PBX's CPU figures then leave out; see bench/rtp_relay)")
     p.add_argument("--direct", action="store_true",
                    help="no PBX: the UAC calls the UAS directly (checks the harness)")
     p.add_argument("--quick", action="store_true", help="a smoke run under 60 s")

@@ -53,6 +53,7 @@ class LoadOffice:
     uas_port: int
     digest_caller: bool
     sip_port: int
+    kernel_forwarding: bool = True
 
     @property
     def caller_host(self) -> str:
@@ -90,6 +91,7 @@ class LoadOffice:
                 "transports": ["udp"],
                 "advertise": PBX_HOST,
                 "rtp_ports": {"start": RTP_PORTS[0], "end": RTP_PORTS[1]},
+                "kernel_forwarding": self.kernel_forwarding,
             },
             "users": users,
             "devices": devices,
@@ -105,12 +107,14 @@ class MemoryStatus:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid` in seconds (resolution 1/SC_CLK_TCK). Raises OSError when gone."""
+    """utime + stime of `pid` and of its waited-for children (the `nft` runs of the kernel
+    forwarder), in seconds (resolution 1/SC_CLK_TCK). Raises OSError when gone."""
     with open(f"/proc/{pid}/stat", "rb") as f:
         raw = f.read()
     # The command name (field 2) may hold spaces: split after its closing parenthesis.
     fields = raw[raw.rindex(b")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # fields 14 and 15 of proc(5)
+    # Fields 14-17 of proc(5): utime, stime, cutime, cstime.
+    return sum(int(v) for v in fields[11:15]) / _CLK_TCK
 
 
 def memory(pid: int) -> MemoryStatus:
