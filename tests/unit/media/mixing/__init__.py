@@ -1,0 +1,1 @@
+"""Conference mixer, music on hold, prompts and call recording."""
