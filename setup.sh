@@ -14,7 +14,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 
 readonly VENV=.venv
 readonly RUN_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev nftables)
-readonly TEST_PACKAGES=(sip-tester baresip-core sox espeak-ng minimodem iproute2)
+readonly TEST_PACKAGES=(sip-tester baresip-core sox espeak-ng minimodem iproute2 libspandsp2)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
