@@ -13,8 +13,7 @@ gain at work. Cases:
 * the same with decode/encode as one array operation over all parties (the analog PCM bus).
 
 CPU time is `time.process_time` over many ticks (median of repeats), so other processes on the
-machine do not inflate it. Uses `firmware/media/codecs/g711.py` when present, else a local
-256/65 536-entry numpy table.
+machine do not inflate it. G.711 is `firmware/media/codecs/g711.py`.
 
     .venv/bin/python bench/conference_bench.py            # 10 parties, 2 000 ticks × 5
     .venv/bin/python bench/conference_bench.py --parties 30 --json
@@ -43,34 +42,9 @@ BUDGET_US = 600.0
 Codes = npt.NDArray[np.uint8]
 Pcm = npt.NDArray[np.int16]
 
-try:
-    from firmware.media.codecs.g711 import ulaw_decode, ulaw_encode
+from firmware.media.codecs.g711 import ulaw_decode, ulaw_encode  # noqa: E402
 
-    CODEC_SOURCE = "firmware.media.codecs.g711"
-except ImportError:  # the codecs module is another helper's; keep the bench runnable without it
-    CODEC_SOURCE = "local table"
-
-    def _ulaw_table() -> tuple[Codes, Pcm]:
-        x = np.arange(65536, dtype=np.uint16).view(np.int16).astype(np.int32)
-        sign = np.where(x < 0, 0x00, 0x80)
-        mag = np.minimum(np.where(x < 0, ~x, x) >> 2, 0x1FFF - 33) + 33
-        exp = np.floor(np.log2(mag)).astype(np.int32) - 5
-        mant = (mag >> (exp + 1)) & 0x0F
-        enc = (~(sign | (exp << 4) | mant)) & 0xFF
-        codes = np.arange(256, dtype=np.int32)
-        c = ~codes & 0xFF
-        e, m = (c >> 4) & 7, c & 0x0F
-        dec = (((m << 1) + 33) << e) - 33
-        dec = np.where(c & 0x80, dec, -dec) * 4
-        return enc.astype(np.uint8), dec.astype(np.int16)
-
-    _ENC, _DEC = _ulaw_table()
-
-    def ulaw_encode(frame: Pcm) -> Codes:
-        return np.take(_ENC, frame.view(np.uint16))
-
-    def ulaw_decode(codes: Codes) -> Pcm:
-        return np.take(_DEC, codes)
+CODEC_SOURCE = "firmware.media.codecs.g711"
 
 
 def talkers_signal(parties: int, ticks: int, talking: int, seed: int = 1) -> Pcm:
