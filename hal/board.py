@@ -11,9 +11,11 @@ A board description is data: which driver serves each group of ports and where t
     driver = "sim"
     channels = [0, 1, 2, 3]
 
-Sections are `[[fxs]]`, `[[fxo]]`, `[[dect]]`, `[[relay]]` and `[[input]]`; every entry has
-`driver`, the other keys belong to that driver. A bad description is refused with every
-problem, each naming the entry (`fxs[1].driver: missing`).
+Sections are `[[fxs]]`, `[[fxo]]`, `[[dect]]`, `[[relay]]`, `[[input]]`, `[[paging]]`,
+`[[panel]]`, `[[watchdog]]` and `[[pcm]]`; every entry has `driver`, the other keys belong to that
+driver. A board has at most one panel and one watchdog. Entries are created section by section in
+that order, so a `[[pcm]]` bus is built after the ports whose slots it carries. A bad description
+is refused with every problem, each naming the entry (`fxs[1].driver: missing`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Self, TypeVar
 
+from hal.clock import Clock, MonotonicClock
 from hal.device import Device
 
 BOARD_DIRS: tuple[Path, ...] = (
@@ -42,13 +45,22 @@ _D = TypeVar("_D", bound=Device)
 
 
 class DeviceKind(StrEnum):
-    """The sections of a board description, one per kind of device."""
+    """The sections of a board description, one per kind of device, in creation order."""
 
     FXS = "fxs"
     FXO = "fxo"
     DECT = "dect"
     RELAY = "relay"
     INPUT = "input"
+    PAGING = "paging"
+    PANEL = "panel"
+    WATCHDOG = "watchdog"
+    PCM = "pcm"
+    """Last: a PCM bus carries the slots of the ports created before it."""
+
+
+SINGLE_KINDS = frozenset({DeviceKind.PANEL, DeviceKind.WATCHDOG})
+"""Kinds a board has at most one entry of."""
 
 
 class BoardError(Exception):
@@ -118,6 +130,9 @@ def parse_board(text: str, source: str = "<board>") -> BoardDescription:
         if not isinstance(tables, list):
             problems.append(f"{kind.value}: must be an array of tables: write [[{kind.value}]]")
             continue
+        if kind in SINGLE_KINDS and len(tables) > 1:
+            problems.append(f"{kind.value}: a board has one {kind.value}, "
+                            f"not {len(tables)} [[{kind.value}]] entries")
         for index, table in enumerate(tables):
             path = f"{kind.value}[{index}]"
             if not isinstance(table, dict):
@@ -167,9 +182,12 @@ class Board:
     already open are closed before the error propagates.
     """
 
-    def __init__(self, description: BoardDescription, devices: Sequence[Device]) -> None:
+    def __init__(self, description: BoardDescription, devices: Sequence[Device],
+                 clock: Clock | None = None) -> None:
         self.description = description
         self.devices: tuple[Device, ...] = tuple(devices)
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        """The clock the devices were built with."""
         self._stack = contextlib.AsyncExitStack()
 
     def of_type(self, cls: type[_D]) -> list[_D]:

@@ -6,10 +6,14 @@ rest of hal name drivers by string only, so a box without a chip's library still
 
 A factory is called once per description entry and returns that entry's devices:
 
-    def create_devices(entry: BoardEntry, next_name: Callable[[], str]) -> Sequence[Device]
+    def create_devices(entry: BoardEntry, next_name: Callable[[], str],
+                       context: BoardContext) -> Sequence[Device]
 
 `next_name()` hands out the board-wide device names per kind ("fxs1", "fxs2", …) so numbering
-runs on across entries of the same kind. A factory raises BoardError for options it refuses.
+runs on across entries of the same kind. `context` carries what every device may need from the
+board as a whole: the clock, and the devices created so far (a PCM bus needs the ports whose
+slots it carries; sections are created in `DeviceKind` order). A factory raises BoardError for
+options it refuses.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from __future__ import annotations
 import importlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, cast
 
 from hal.board import Board, BoardDescription, BoardEntry, BoardError, DeviceKind
+from hal.clock import Clock, MonotonicClock
 from hal.device import Device
 
 DRIVERS: Mapping[str, str] = {
@@ -28,9 +34,18 @@ DRIVERS: Mapping[str, str] = {
 """Driver name → "module:factory". Chip drivers (proslic, si3050, dect) join as they land."""
 
 
+@dataclass(frozen=True, slots=True)
+class BoardContext:
+    """What a driver factory gets besides its entry."""
+
+    clock: Clock
+    devices: tuple[Device, ...]
+    """Devices already created for this board, in creation order."""
+
+
 class DeviceFactory(Protocol):
     def __call__(
-        self, entry: BoardEntry, next_name: Callable[[], str]
+        self, entry: BoardEntry, next_name: Callable[[], str], context: BoardContext
     ) -> Sequence[Device]: ...
 
 
@@ -49,10 +64,13 @@ def resolve(driver: str, registry: Mapping[str, str] = DRIVERS) -> DeviceFactory
 
 
 def create_board(
-    description: BoardDescription, registry: Mapping[str, str] = DRIVERS
+    description: BoardDescription, registry: Mapping[str, str] = DRIVERS,
+    *, clock: Clock | None = None,
 ) -> Board:
-    """Create (not yet open) the devices a description names. Raises BoardError with every
-    entry whose driver is unknown, missing or refuses its options."""
+    """Create (not yet open) the devices a description names, on `clock` (the monotonic
+    clock by default). Raises BoardError with every entry whose driver is unknown, missing or
+    refuses its options."""
+    clock = clock if clock is not None else MonotonicClock()
     counters = {kind: itertools.count(1) for kind in DeviceKind}
     devices: list[Device] = []
     problems: list[str] = []
@@ -63,12 +81,13 @@ def create_board(
             problems.append(f"{entry.path}.driver: {exc}")
             continue
         try:
-            devices.extend(factory(entry, _namer(entry.kind, counters[entry.kind])))
+            context = BoardContext(clock, tuple(devices))
+            devices.extend(factory(entry, _namer(entry.kind, counters[entry.kind]), context))
         except BoardError as exc:
             problems.extend(exc.problems)
     if problems:
         raise BoardError(description.source, problems)
-    return Board(description, devices)
+    return Board(description, devices, clock)
 
 
 def _namer(kind: DeviceKind, counter: Iterator[int]) -> Callable[[], str]:

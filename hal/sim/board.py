@@ -1,94 +1,210 @@
-"""The simulated board: devices that live in memory, for development, tests and rehearsal.
+"""The simulated board: every hal device in memory, for `switchbox run`, tests and rehearsal.
 
-So far it simulates FXS ports only, and only what can be checked honestly without the line
-signalling model: whether the port is ringing, and what it was told. FXO lines, DECT bases,
-relays and inputs in a description are accepted (and listed in `SimBoard.not_simulated`) but
-get no device until their hal interfaces (hal/fxo.py, hal/dect.py, …) exist; then they get
-simulations here, with the stimulus/record/check methods the style asks for.
+The "sim" driver builds devices from a board description like any chip driver (see
+`hal.loader`); `SimBoard` adds what a rehearsal needs: the phone on each FXS port
+(`board.phone(1)`), the exchange behind the FXO ports (`board.office`), relays, contacts, the
+panel, the paging output, the watchdog and the PCM bus, all on the board's clock.
+
+Options of the sim driver, per section (all checked, each problem named):
+    fxs, fxo   channels = [0, 1]  pcm_slots = [0, 1]  (default: the next free slots)
+    dect       channels = [0]     (described, not simulated yet: no device)
+    relay      channels = [0, 1]
+    input      channels = [0, 1]  debounce_ms = 20
+    paging     warmup_ms = 300
+    panel      lines = 2  columns = 16
+    watchdog   timeout_s = 15
+    pcm        slots = 8          (the bus carries every sim port described before it)
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from hal.board import Board, BoardDescription, BoardEntry, BoardError, DeviceKind
+from hal.clock import Clock
 from hal.device import Device
-from hal.loader import DRIVERS, create_board
+from hal.fxo import FxoPort
+from hal.fxs import FxsPort
+from hal.loader import DRIVERS, BoardContext, create_board
+from hal.sim.audio import SimLinePort, SimPcmBus
+from hal.sim.contact import SimContactInput
+from hal.sim.fxo import SimCentralOffice, SimFxoPort
+from hal.sim.fxs import SimFxsPort, SimPhone
+from hal.sim.paging import SimPagingOutput
+from hal.sim.panel import SimPanel
+from hal.sim.relay import SimRelay
+from hal.sim.watchdog import SimWatchdog
 
 log = logging.getLogger(__name__)
 
-SIMULATED_KINDS = frozenset({DeviceKind.FXS})
-"""Kinds the sim driver creates devices for today."""
+MAX_CHANNEL = 63
+MAX_PCM_SLOTS = 64
+
+_OPTIONS: dict[DeviceKind, tuple[str, ...]] = {
+    DeviceKind.FXS: ("channels", "pcm_slots"),
+    DeviceKind.FXO: ("channels", "pcm_slots"),
+    DeviceKind.DECT: ("channels",),
+    DeviceKind.RELAY: ("channels",),
+    DeviceKind.INPUT: ("channels", "debounce_ms"),
+    DeviceKind.PAGING: ("warmup_ms",),
+    DeviceKind.PANEL: ("lines", "columns"),
+    DeviceKind.WATCHDOG: ("timeout_s",),
+    DeviceKind.PCM: ("slots",),
+}
+SIMULATED_KINDS = frozenset(_OPTIONS) - {DeviceKind.DECT}
+"""Kinds the sim driver creates devices for (DECT comes with the DECT simulation)."""
+
+_D = TypeVar("_D", bound=Device)
 
 
-class SimFxsPort(Device):
-    """A simulated analog phone port. Records the commands it gets; rings nothing."""
+class _Problems:
+    """Collects an entry's problems; `raise_if_any()` raises them together."""
 
-    def __init__(self, name: str, channel: int) -> None:
-        super().__init__(name)
-        self.channel = channel
-        self.is_ringing = False
-        self.commands: list[str] = []
-        """Every command received, in order: "ring", "stop_ringing"."""
+    def __init__(self, entry: BoardEntry) -> None:
+        self.entry = entry
+        self.items: list[str] = []
 
-    async def ring(self) -> None:
-        """Start ringing (a later issue adds the cadence and caller ID)."""
-        self._check_open()
-        self.commands.append("ring")
-        self.is_ringing = True
+    def add(self, key: str, message: str) -> None:
+        self.items.append(f"{self.entry.path}.{key}: {message}")
 
-    async def stop_ringing(self) -> None:
-        """Stop ringing; harmless when not ringing."""
-        self._check_open()
-        self.commands.append("stop_ringing")
-        self.is_ringing = False
-
-    def _check_open(self) -> None:
-        if not self.status.in_service:
-            raise RuntimeError(f"{self.name}: {self.status.reason}")
-
-    async def _open(self) -> None:
-        return None
-
-    async def _close(self) -> None:
-        self.is_ringing = False
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise BoardError("sim", self.items)
 
 
-def _channels(entry: BoardEntry) -> list[int]:
-    channels = entry.options.get("channels")
-    if (not isinstance(channels, list) or not channels
-            or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < 64
-                       for c in channels)
-            or len(set(channels)) != len(channels)):
-        raise BoardError("sim", [f"{entry.path}.channels: must be a list of distinct channel "
-                                 "numbers 0-63, e.g. channels = [0, 1]"])
-    return list(channels)
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def create_devices(entry: BoardEntry, next_name: Callable[[], str]) -> Sequence[Device]:
-    """The sim driver's factory (see `hal.loader`): one device per channel of the entry."""
-    unknown = sorted(set(entry.options) - {"channels"})
-    if unknown:
-        raise BoardError("sim", [f"{entry.path}.{k}: unknown option of the sim driver; "
-                                 "it takes only `channels`" for k in unknown])
-    channels = _channels(entry)
-    if entry.kind not in SIMULATED_KINDS:
-        log.debug("%s: %d %s channel(s) described but not simulated yet",
-                  entry.path, len(channels), entry.kind.value)
+def _int_list(problems: _Problems, key: str, lo: int, hi: int, example: str) -> list[int]:
+    value = problems.entry.options.get(key)
+    if (not isinstance(value, list) or not value
+            or not all(_is_int(v) and lo <= v <= hi for v in value)
+            or len(set(value)) != len(value)):
+        problems.add(key, f"must be a list of distinct numbers {lo}-{hi}, e.g. {example}")
         return []
-    return [SimFxsPort(next_name(), channel) for channel in channels]
+    return list(value)
+
+
+def _number(problems: _Problems, key: str, default: float, lo: float, hi: float,
+            integer: bool = False) -> float:
+    value = problems.entry.options.get(key, default)
+    ok = _is_int(value) if integer else (_is_int(value) or isinstance(value, float))
+    if not ok or not lo <= value <= hi:
+        kind = "a whole number" if integer else "a number"
+        problems.add(key, f"must be {kind} {lo:g}-{hi:g}, not {value!r}")
+        return default
+    return float(value)
+
+
+def _audio_slots(problems: _Problems, channels: list[int],
+                 context: BoardContext) -> list[int]:
+    used = {d.audio.slot: d.name for d in context.devices
+            if isinstance(d, SimFxsPort | SimFxoPort)}
+    if "pcm_slots" not in problems.entry.options:
+        free = (s for s in range(MAX_PCM_SLOTS) if s not in used)
+        return [next(free) for _ in channels]
+    slots = _int_list(problems, "pcm_slots", 0, MAX_PCM_SLOTS - 1, "pcm_slots = [0, 1]")
+    if slots and len(slots) != len(channels):
+        problems.add("pcm_slots", f"needs one slot per channel: {len(channels)} channels, "
+                                  f"{len(slots)} slots")
+    for slot in slots:
+        if slot in used:
+            problems.add("pcm_slots", f"slot {slot} already carries {used[slot]}")
+    return slots
+
+
+def create_devices(entry: BoardEntry, next_name: Callable[[], str],
+                   context: BoardContext) -> Sequence[Device]:
+    """The sim driver's factory (see `hal.loader`). Raises BoardError naming every problem."""
+    problems = _Problems(entry)
+    allowed = _OPTIONS[entry.kind]
+    for key in sorted(set(entry.options) - set(allowed)):
+        takes = ", ".join(f"`{k}`" for k in allowed)
+        problems.add(key, f"unknown option of the sim driver; {entry.kind.value} takes "
+                          f"only {takes}")
+    clock = context.clock
+    kind = entry.kind
+    if kind is DeviceKind.PCM:
+        return _create_pcm(problems, next_name, context)
+    if kind is DeviceKind.PAGING:
+        warmup_ms = _number(problems, "warmup_ms", 300, 0, 5000, integer=True)
+        problems.raise_if_any()
+        return [SimPagingOutput(next_name(), clock, int(warmup_ms))]
+    if kind is DeviceKind.PANEL:
+        lines = _number(problems, "lines", 2, 1, 8, integer=True)
+        columns = _number(problems, "columns", 16, 8, 40, integer=True)
+        problems.raise_if_any()
+        return [SimPanel(next_name(), clock, int(lines), int(columns))]
+    if kind is DeviceKind.WATCHDOG:
+        timeout_s = _number(problems, "timeout_s", 15.0, 1.0, 600.0)
+        problems.raise_if_any()
+        return [SimWatchdog(next_name(), clock, timeout_s)]
+    channels = _int_list(problems, "channels", 0, MAX_CHANNEL, "channels = [0, 1]")
+    if kind in (DeviceKind.FXS, DeviceKind.FXO):
+        slots = _audio_slots(problems, channels, context)
+        problems.raise_if_any()
+        port = SimFxsPort if kind is DeviceKind.FXS else SimFxoPort
+        return [port(next_name(), channel, clock, slot)
+                for channel, slot in zip(channels, slots, strict=True)]
+    if kind is DeviceKind.INPUT:
+        debounce_ms = _number(problems, "debounce_ms", 20.0, 0.0, 1000.0)
+        problems.raise_if_any()
+        return [SimContactInput(next_name(), c, clock, debounce_ms) for c in channels]
+    problems.raise_if_any()
+    if kind is DeviceKind.RELAY:
+        return [SimRelay(next_name(), c, clock) for c in channels]
+    log.debug("%s: %d %s channel(s) described but not simulated yet",
+              entry.path, len(channels), kind.value)
+    return []
+
+
+def _create_pcm(problems: _Problems, next_name: Callable[[], str],
+                context: BoardContext) -> Sequence[Device]:
+    slots = 0.0
+    if "slots" not in problems.entry.options:
+        problems.add("slots", "missing: add `slots = 8` (time slots on the bus)")
+    else:
+        slots = _number(problems, "slots", 0, 1, MAX_PCM_SLOTS, integer=True)
+    ports: list[SimLinePort] = []
+    for device in context.devices:
+        if isinstance(device, SimFxsPort | SimFxoPort):
+            ports.append(device)
+        elif isinstance(device, FxsPort | FxoPort):
+            problems.add("driver", f"the sim PCM bus carries sim ports only; {device.name} "
+                                   f"is {type(device).__name__}")
+    problems.raise_if_any()
+    try:
+        return [SimPcmBus(next_name(), int(slots), ports, context.clock)]
+    except ValueError as exc:  # a port's slot outside the bus, or two ports on one slot
+        reason = str(exc).split(": ", 1)[-1]
+        raise BoardError("sim", [f"{problems.entry.path}.slots: {reason}"]) from exc
 
 
 class SimBoard(Board):
-    """A board whose every entry uses the sim driver, with accessors for tests."""
+    """A board built by the sim driver, with accessors for rehearsal and tests."""
+
+    _office: SimCentralOffice | None = None
 
     @classmethod
-    def from_description(cls, description: BoardDescription) -> SimBoard:
-        """Create (not open) the simulated devices. Raises BoardError for an entry whose driver
-        is not "sim" or whose options the sim driver refuses."""
-        board = create_board(description, {"sim": DRIVERS["sim"]})
-        return cls(description, board.devices)
+    def from_description(cls, description: BoardDescription,
+                         clock: Clock | None = None) -> SimBoard:
+        """Create (not open) the simulated devices. Raises BoardError for an entry whose
+        driver is not "sim" or whose options the sim driver refuses."""
+        return cls.wrap(create_board(description, {"sim": DRIVERS["sim"]}, clock=clock))
+
+    @classmethod
+    def wrap(cls, board: Board) -> SimBoard:
+        """The same devices, with the sim accessors (for a board from `create_board`)."""
+        return cls(board.description, board.devices, board.clock)
+
+    def _nth(self, cls: type[_D], number: int) -> _D:
+        devices = self.of_type(cls)
+        if not 1 <= number <= len(devices):
+            raise IndexError(f"no {cls.__name__} {number}; the board has {len(devices)}")
+        return devices[number - 1]
 
     @property
     def fxs_ports(self) -> list[SimFxsPort]:
@@ -96,11 +212,53 @@ class SimBoard(Board):
 
     def fxs(self, number: int) -> SimFxsPort:
         """FXS port `number`, counted from 1 as on the box's label. Raises IndexError."""
-        if number < 1:
-            raise IndexError(number)
-        return self.fxs_ports[number - 1]
+        return self._nth(SimFxsPort, number)
+
+    def phone(self, number: int) -> SimPhone:
+        """The phone on FXS port `number`."""
+        return self.fxs(number).phone
+
+    @property
+    def fxo_ports(self) -> list[SimFxoPort]:
+        return self.of_type(SimFxoPort)
+
+    def fxo(self, number: int) -> SimFxoPort:
+        return self._nth(SimFxoPort, number)
+
+    @property
+    def office(self) -> SimCentralOffice:
+        """The exchange behind the FXO ports."""
+        if self._office is None:
+            self._office = SimCentralOffice([p.line for p in self.fxo_ports])
+        return self._office
+
+    def relay(self, number: int) -> SimRelay:
+        return self._nth(SimRelay, number)
+
+    def contact(self, number: int) -> SimContactInput:
+        return self._nth(SimContactInput, number)
+
+    @property
+    def pcm(self) -> SimPcmBus:
+        """The PCM bus. Raises LookupError when the description has no [[pcm]]."""
+        buses = self.of_type(SimPcmBus)
+        if not buses:
+            raise LookupError(f"{self.description.name}: no [[pcm]] bus described")
+        return buses[0]
+
+    @property
+    def paging(self) -> SimPagingOutput:
+        return self._nth(SimPagingOutput, 1)
+
+    @property
+    def panel(self) -> SimPanel:
+        return self._nth(SimPanel, 1)
+
+    @property
+    def watchdog(self) -> SimWatchdog:
+        return self._nth(SimWatchdog, 1)
 
     @property
     def not_simulated(self) -> list[str]:
-        """Entries described but without simulated devices yet, e.g. ["fxo[0]", "dect[0]"]."""
+        """Entries described but without simulated devices yet, e.g. ["dect[0]"]."""
         return [e.path for e in self.description.entries if e.kind not in SIMULATED_KINDS]
