@@ -1,0 +1,1 @@
+"""Tones, caller ID, call-progress and fax tone tests."""
