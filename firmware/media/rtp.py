@@ -8,7 +8,8 @@ is checked against the bytes actually present. Anything else raises `RtpError`, 
 whose `reason` is short stable text usable as a drop-counter key.
 
 Sessions, RTCP and jitter buffering build on this (rtp_session.py, rtcp.py, jitter.py);
-`is_rtcp` only tells RTCP from RTP when both share a port (RFC 5761 §4: RTCP packet types 192–223 collide with no RTP payload type in use).
+`is_rtcp` only tells RTCP from RTP when both share a port (RFC 5761 §4: RTCP packet types
+192–223 collide with no RTP payload type in use).
 """
 
 from __future__ import annotations
