@@ -13,8 +13,12 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
 readonly VENV=.venv
-readonly RUN_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev nftables)
-readonly TEST_PACKAGES=(sip-tester baresip-core sox espeak-ng minimodem iproute2 libspandsp2)
+readonly RUN_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev nftables
+                       sox espeak-ng)
+readonly TEST_PACKAGES=(sip-tester baresip-core minimodem iproute2 libspandsp2)
+# Voice prompts (EN, RU) and the default music on hold are made at install time, here; the SD
+# image makes them at build time. Uploaded recordings in the data directory take precedence.
+readonly MEDIA_DIR="$VENV/share/switchbox"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -80,9 +84,18 @@ ensure_venv() {
     fi
 }
 
+build_media() {
+    log "voice prompts and music on hold in $MEDIA_DIR"
+    "$VENV/bin/python" -m firmware.media.prompts build --out "$MEDIA_DIR/prompts" --lang en,ru \
+        >/dev/null
+    [[ -d "$MEDIA_DIR/moh/default" ]] ||
+        "$VENV/bin/python" -m firmware.media.moh default --out "$MEDIA_DIR/moh" >/dev/null
+}
+
 cmd_run() {
     install_system_packages "${RUN_PACKAGES[@]}"
     ensure_venv systemd
+    build_media
     exec "$VENV/bin/switchbox" run "$@"
 }
 
