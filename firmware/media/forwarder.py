@@ -181,9 +181,12 @@ class KernelForwarder:
                  self._table, *self._port_range)
         return True
 
-    def wake(self) -> None:
-        """Something changed that may need media back in user space: look now."""
-        self._wake.set()
+    def wake(self, session: RelaySession) -> None:
+        """`session` changed (tap, remote, end): if the kernel forwards it, take it back now.
+        Other sessions wait for the next look: waking on every call's set-up and end would
+        scan all sessions hundreds of times a second at full call rate."""
+        if session in self._offloaded:
+            self._wake.set()
 
     async def run(self) -> None:
         """Offload and take back sessions until cancelled."""

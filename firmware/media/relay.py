@@ -813,7 +813,7 @@ class MediaRelay:
         # (due, rests so far, endpoint), due times in order; ready ones are reused oldest first.
         self._resting: collections.deque[tuple[float, int, MediaEndpoint]] = collections.deque()
         self._ready: collections.deque[MediaEndpoint] = collections.deque()
-        self._watchers: list[Callable[[], None]] = []
+        self._watchers: list[Callable[[RelaySession], None]] = []
 
     @property
     def host(self) -> str:
@@ -833,15 +833,15 @@ class MediaRelay:
         """Endpoints kept open for reuse (resting or ready)."""
         return len(self._ready) + len(self._resting)
 
-    def watch(self, callback: Callable[[], None]) -> None:
-        """Call `callback` (no arguments, on the loop) whenever a session's media may have to
-        come back to the sockets: a tap set or removed, a remote address changed, a session
-        closed."""
+    def watch(self, callback: Callable[[RelaySession], None]) -> None:
+        """Call `callback(session)` (on the loop) whenever a session's media may have to come
+        back to the sockets: a tap set or removed, a remote address changed, a session closed.
+        It runs on every call's set-up and end, so it must be cheap."""
         self._watchers.append(callback)
 
-    def _changed(self) -> None:
+    def _changed(self, session: RelaySession) -> None:
         for callback in self._watchers:
-            callback()
+            callback(session)
 
     async def open_session(self, label: str = "-") -> RelaySession:
         """Bind two endpoints and join them; `label` (the call id) prefixes every log line.
@@ -951,11 +951,14 @@ class _TrackedSession(RelaySession):
         super().__init__(a, b, label)
         self._relay = relay
         if relay._watchers:
-            a._on_change = b._on_change = relay._changed
+            a._on_change = b._on_change = self._remote_changed
+
+    def _remote_changed(self) -> None:
+        self._relay._changed(self)
 
     def set_tap(self, tap: MediaTap | None) -> None:
         super().set_tap(tap)
-        self._relay._changed()
+        self._relay._changed(self)
 
     def close(self) -> None:
         if self._closed:
@@ -965,4 +968,4 @@ class _TrackedSession(RelaySession):
         self._a._on_change = self._b._on_change = None
         self._relay._release(self._a)
         self._relay._release(self._b)
-        self._relay._changed()
+        self._relay._changed(self)
