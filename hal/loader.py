@@ -31,6 +31,7 @@ from hal.device import Device
 DRIVERS: Mapping[str, str] = {
     "sim": "hal.sim.board:create_devices",
     "proslic": "drivers.proslic.board:create_devices",
+    "dect": "drivers.dect.base:create_devices",
 }
 """Driver name → "module:factory". Chip drivers (proslic, si3050, dect) join as they land."""
 

@@ -7,7 +7,8 @@ panel, the paging output, the watchdog and the PCM bus, all on the board's clock
 
 Options of the sim driver, per section (all checked, each problem named):
     fxs, fxo   channels = [0, 1]  pcm_slots = [0, 1]  (default: the next free slots)
-    dect       channels = [0]     (described, not simulated yet: no device)
+    dect       channels = [0]  pcm_slots = [6]  (a base per channel, a call slot each; the
+               bases of a board form one cluster: shared handset table, handover)
     relay      channels = [0, 1]
     input      channels = [0, 1]  debounce_ms = 20
     paging     warmup_ms = 300
@@ -30,6 +31,7 @@ from hal.fxs import FxsPort
 from hal.loader import DRIVERS, BoardContext, create_board
 from hal.sim.audio import SimLinePort, SimPcmBus
 from hal.sim.contact import SimContactInput
+from hal.sim.dect import SimDectBase, SimDectCluster
 from hal.sim.fxo import SimCentralOffice, SimFxoPort
 from hal.sim.fxs import SimFxsPort, SimPhone
 from hal.sim.paging import SimPagingOutput
@@ -45,7 +47,7 @@ MAX_PCM_SLOTS = 64
 _OPTIONS: dict[DeviceKind, tuple[str, ...]] = {
     DeviceKind.FXS: ("channels", "pcm_slots"),
     DeviceKind.FXO: ("channels", "pcm_slots"),
-    DeviceKind.DECT: ("channels",),
+    DeviceKind.DECT: ("channels", "pcm_slots"),
     DeviceKind.RELAY: ("channels",),
     DeviceKind.INPUT: ("channels", "debounce_ms"),
     DeviceKind.PAGING: ("warmup_ms",),
@@ -53,8 +55,8 @@ _OPTIONS: dict[DeviceKind, tuple[str, ...]] = {
     DeviceKind.WATCHDOG: ("timeout_s",),
     DeviceKind.PCM: ("slots",),
 }
-SIMULATED_KINDS = frozenset(_OPTIONS) - {DeviceKind.DECT}
-"""Kinds the sim driver creates devices for (DECT comes with the DECT simulation)."""
+SIMULATED_KINDS = frozenset(_OPTIONS)
+"""Kinds the sim driver creates devices for."""
 
 _D = TypeVar("_D", bound=Device)
 
@@ -103,6 +105,8 @@ def _audio_slots(problems: _Problems, channels: list[int],
                  context: BoardContext) -> list[int]:
     used = {d.audio.slot: d.name for d in context.devices
             if isinstance(d, SimFxsPort | SimFxoPort)}
+    used.update((p.slot, d.name) for d in context.devices if isinstance(d, SimDectBase)
+                for p in d.audio_ports)
     if "pcm_slots" not in problems.entry.options:
         free = (s for s in range(MAX_PCM_SLOTS) if s not in used)
         return [next(free) for _ in channels]
@@ -143,6 +147,13 @@ def create_devices(entry: BoardEntry, next_name: Callable[[], str],
         problems.raise_if_any()
         return [SimWatchdog(next_name(), clock, timeout_s)]
     channels = _int_list(problems, "channels", 0, MAX_CHANNEL, "channels = [0, 1]")
+    if kind is DeviceKind.DECT:
+        slots = _audio_slots(problems, channels, context)
+        problems.raise_if_any()
+        cluster = next((d.cluster for d in context.devices if isinstance(d, SimDectBase)),
+                       None) or SimDectCluster(clock)
+        return [SimDectBase(next_name(), channel, clock, [slot], cluster)
+                for channel, slot in zip(channels, slots, strict=True)]
     if kind in (DeviceKind.FXS, DeviceKind.FXO):
         slots = _audio_slots(problems, channels, context)
         problems.raise_if_any()
@@ -172,6 +183,8 @@ def _create_pcm(problems: _Problems, next_name: Callable[[], str],
     for device in context.devices:
         if isinstance(device, SimFxsPort | SimFxoPort):
             ports.append(device)
+        elif isinstance(device, SimDectBase):
+            ports.extend(device.speech_paths)  # one line side per call slot
         elif isinstance(device, FxsPort | FxoPort):
             problems.add("driver", f"the sim PCM bus carries sim ports only; {device.name} "
                                    f"is {type(device).__name__}")
@@ -231,6 +244,10 @@ class SimBoard(Board):
         if self._office is None:
             self._office = SimCentralOffice([p.line for p in self.fxo_ports])
         return self._office
+
+    def dect(self, number: int) -> SimDectBase:
+        """DECT base `number`, counted from 1."""
+        return self._nth(SimDectBase, number)
 
     def relay(self, number: int) -> SimRelay:
         return self._nth(SimRelay, number)

@@ -135,4 +135,4 @@ async def test_pcm_bus_refuses_malformed_frames_and_counts_late_ticks(
     await tick
     assert bus.xruns == 1 and bus.ticks == 2
     assert bus.port("fxo2").slot == 5 and set(bus.ports) == {
-        "fxs1", "fxs2", "fxs3", "fxs4", "fxo1", "fxo2"}
+        "fxs1", "fxs2", "fxs3", "fxs4", "fxo1", "fxo2", "dect1"}
