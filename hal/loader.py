@@ -32,6 +32,7 @@ DRIVERS: Mapping[str, str] = {
     "sim": "hal.sim.board:create_devices",
     "proslic": "drivers.proslic.board:create_devices",
     "dect": "drivers.dect.base:create_devices",
+    "si3050": "drivers.si3050.board:create_devices",
 }
 """Driver name → "module:factory". Chip drivers (proslic, si3050, dect) join as they land."""
 
