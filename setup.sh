@@ -14,8 +14,8 @@ cd "$(dirname "$(readlink -f "$0")")"
 
 readonly VENV=.venv
 readonly RUN_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev nftables
-                       sox espeak-ng)
-readonly TEST_PACKAGES=(sip-tester baresip-core minimodem iproute2 libspandsp2)
+                       sox espeak-ng libasound2-dev)
+readonly TEST_PACKAGES=(sip-tester baresip-core minimodem iproute2 libspandsp2 device-tree-compiler)
 # Voice prompts (EN, RU) and the default music on hold are made at install time, here; the SD
 # image makes them at build time. Uploaded recordings in the data directory take precedence.
 readonly MEDIA_DIR="$VENV/share/switchbox"

@@ -4,6 +4,7 @@
                   [--board NAME] [--log-level LEVEL] [--loop {uvloop,asyncio}]
     switchbox check-config FILE
     switchbox credentials [--data DIR]
+    switchbox board check [--board NAME] [--log-level LEVEL]
 
 `run` prepares the data directory and the configuration (imports --config, generates the
 default office on the first start and prints its credentials once), then hands over to
@@ -138,6 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
     creds = sub.add_parser("credentials", help="show the SIP credentials of the devices")
     creds.add_argument("--data", type=Path, metavar="DIR",
                        help=f"data directory (default: {default_data_dir()})")
+
+    board = sub.add_parser("board", help="inspect the board's hardware")
+    board_sub = board.add_subparsers(dest="board_command", required=True, metavar="ACTION")
+    board_check = board_sub.add_parser(
+        "check", help="probe every chip of the board and print a report (stop the service "
+                      "first: the check opens the devices)")
+    board_check.add_argument("--board", default="sim", metavar="NAME",
+                             help="board description: a name under board/ or a .toml file "
+                                  "(default: sim)")
+    board_check.add_argument("--log-level", default="error", choices=list(LEVELS),
+                             help="least severe driver messages logged beside the report "
+                                  "(default: error; the report already has the reasons)")
     return parser
 
 
@@ -160,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config(args.file)
     if args.command == "credentials":
         return _credentials(args.data or default_data_dir())
+    if args.command == "board":
+        setup_logging(args.log_level)
+        return board_check(args.board, sys.stdout)
     return _run(RunOptions(
         data_dir=args.data or default_data_dir(),
         config_path=args.config,
@@ -202,6 +218,24 @@ def _credentials(data_dir: Path) -> int:
         return EX_OK
     sys.stdout.write(format_credentials(credentials))
     return EX_OK
+
+
+def board_check(board: str, out: TextIO) -> int:
+    """`switchbox board check`: EX_OK when every device is in service, EX_FAILED when any is
+    missing or out of service, EX_CONFIG when the description cannot be read."""
+    import asyncio
+
+    from firmware.board_check import check_board, format_report
+    from hal.board import BoardError, find_board, load_board
+
+    try:
+        description = load_board(find_board(board))
+    except BoardError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EX_CONFIG
+    report = asyncio.run(check_board(description))
+    out.write(format_report(report))
+    return EX_OK if report.ok else EX_FAILED
 
 
 def prepare(options: RunOptions, out: TextIO) -> int:

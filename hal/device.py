@@ -8,6 +8,7 @@ device needs (bus, clock, emulator) comes through its constructor.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -62,6 +63,12 @@ class Device(abc.ABC):
         self._opened = True
         self._status = IN_SERVICE
         await self._open()
+
+    async def probe(self) -> Mapping[str, str]:
+        """What the hardware says about itself, read now, for `switchbox board check` (chip,
+        revision, line voltage, loop state). Call on an open device; raises
+        `hal.errors.DeviceError` when it does not answer. The default reports nothing."""
+        return {}
 
     async def close(self) -> None:
         """Release the device. Idempotent; safe to call when `open()` failed or never ran."""

@@ -33,6 +33,9 @@ DRIVERS: Mapping[str, str] = {
     "proslic": "drivers.proslic.board:create_devices",
     "dect": "drivers.dect.base:create_devices",
     "si3050": "drivers.si3050.board:create_devices",
+    "gpio": "drivers.gpio.board:create_devices",
+    "alsa": "drivers.pcm.board:create_devices",
+    "watchdog": "drivers.gpio.watchdog:create_devices",
 }
 """Driver name → "module:factory". Chip drivers (proslic, si3050, dect) join as they land."""
 

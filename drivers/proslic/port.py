@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -262,9 +262,16 @@ class ProSlicFxsPort(FxsPort):
 
     # --- beyond FxsPort ------------------------------------------------------------------------
 
-    def probe(self) -> ProSlicProbe:
-        """Identity, battery and line voltages, for `switchbox board check`. Raises
-        DeviceError when the chip does not answer, RuntimeError before the first bring-up."""
+    async def probe(self) -> Mapping[str, str]:
+        """`readings()` as text, for `switchbox board check`."""
+        r = self.readings()
+        return {"chip": f"{r.identity.part.name} rev {r.identity.revision_letter}",
+                "battery": f"{r.vbat_v:.1f} V", "tip": f"{r.tip_v:.1f} V",
+                "ring": f"{r.ring_v:.1f} V", "linefeed": r.linefeed.name.lower()}
+
+    def readings(self) -> ProSlicProbe:
+        """Identity, battery and line voltages, read now. Raises DeviceError when the chip
+        does not answer, RuntimeError before the first bring-up."""
         identity = self.chip.identity
         if identity is None:
             raise RuntimeError(f"{self.name}: chip never identified ({self.status.reason})")

@@ -105,9 +105,11 @@ async def test_close_leaves_the_line_open_and_quiet(
 
 async def test_probe_reports_chip_battery_and_line(port: ProSlicFxsPort,
                                                    emulator: ProSlicEmulator) -> None:
-    probe = port.probe()
+    probe = port.readings()
     assert probe.identity.part is Part.SI3210 and probe.identity.revision_letter == "E"
     assert probe.vbat_v == pytest.approx(66.0, abs=0.5)
     assert probe.tip_v == pytest.approx(3.0, abs=0.5)  # forward: tip near VCM
     assert probe.ring_v == pytest.approx(51.0, abs=0.5)  # VCM + 48 V on hook
     assert probe.linefeed is LinefeedCode.FORWARD_ACTIVE
+    facts = await port.probe()
+    assert facts["chip"] == "SI3210 rev E" and facts["linefeed"] == "forward_active"
