@@ -46,7 +46,8 @@ class DectBase(EventDevice[DectEvent], abc.ABC):
                  queue_maxlen: int = DEFAULT_MAXLEN) -> None:
         super().__init__(name, queue_maxlen)
         self.audio_ports = tuple(audio_ports)
-        """The base's PCM slots: how many calls it carries at once."""
+        """The base's PCM slots: how many calls it carries at once. Each is named
+        "<base>.<n>" (n from 1), so that the PCM bus's channel map keeps them all."""
 
     @property
     @abc.abstractmethod

@@ -735,5 +735,5 @@ def create_devices(entry: BoardEntry, next_name: Callable[[], str],
 
     name = next_name()
     return [DectUartBase(name, open_port, context.clock,
-                         [AudioPort(name, s) for s in slots],
+                         [AudioPort(f"{name}.{i}", s) for i, s in enumerate(slots, 1)],
                          directory=directory or BaseDirectory(), port_label=tty)]

@@ -132,7 +132,8 @@ class SimDectBase(DectBase):
     def __init__(self, name: str, channel: int, clock: Clock, slots: Sequence[int],
                  cluster: SimDectCluster | None = None, *, rfpi: str | None = None,
                  queue_maxlen: int = DEFAULT_MAXLEN) -> None:
-        super().__init__(name, [AudioPort(name, s) for s in slots], queue_maxlen)
+        super().__init__(name, [AudioPort(f"{name}.{i}", s) for i, s in enumerate(slots, 1)],
+                         queue_maxlen)
         if not slots:
             raise ValueError(f"{name}: a DECT base needs at least one PCM slot")
         self.channel = channel

@@ -135,4 +135,21 @@ async def test_pcm_bus_refuses_malformed_frames_and_counts_late_ticks(
     await tick
     assert bus.xruns == 1 and bus.ticks == 2
     assert bus.port("fxo2").slot == 5 and set(bus.ports) == {
-        "fxs1", "fxs2", "fxs3", "fxs4", "fxo1", "fxo2", "dect1"}
+        "fxs1", "fxs2", "fxs3", "fxs4", "fxo1", "fxo2", "dect1.1"}
+
+
+def test_a_dect_base_with_two_call_slots_keeps_both_on_the_pcm_bus() -> None:
+    from hal.audio import PcmBus
+    from hal.sim.dect import SimDectBase
+
+    class Bus(PcmBus):
+        async def exchange(self, playback: object) -> object:  # not used here
+            raise NotImplementedError
+
+        async def _open(self) -> None: ...
+
+        async def _close(self) -> None: ...
+
+    base = SimDectBase("dect1", 0, ManualClock(), slots=[6, 7])
+    bus = Bus("pcm1", 8, base.audio_ports)
+    assert {name: port.slot for name, port in bus.ports.items()} == {"dect1.1": 6, "dect1.2": 7}
