@@ -146,19 +146,23 @@ def alaw_decode(codes: Codes) -> Frame:
     return np.take(_ALAW_DECODE, codes)
 
 
-class PcmuCodec:
-    """G.711 µ-law as RTP payload type 0 (RFC 3551 §4.5.14). Stateless: one object may serve
-    every channel. `encode` of a `(channels, samples)` frame gives channel-major octets."""
+class _G711Codec:
+    """G.711 as an RTP payload (RFC 3551 §4.5.14). Stateless: one object may serve every
+    channel. `encode` of a `(channels, samples)` frame gives channel-major octets."""
 
     __slots__ = ()
+    _NAME: Encoding
+    _PAYLOAD_TYPE: int
+    _ENCODE: Codes
+    _DECODE: Frame
 
     @property
     def name(self) -> Encoding:
-        return Encoding.PCMU
+        return self._NAME
 
     @property
     def payload_type(self) -> int:
-        return 0
+        return self._PAYLOAD_TYPE
 
     @property
     def clock_rate_hz(self) -> int:
@@ -169,36 +173,28 @@ class PcmuCodec:
         return SampleRate.NARROWBAND
 
     def encode(self, frame: Frame) -> bytes:
-        return ulaw_encode(frame).tobytes()
+        _check_linear(frame)
+        return np.take(self._ENCODE, frame.view(np.uint16)).tobytes()
 
     def decode(self, payload: bytes) -> Frame:
-        return np.take(_ULAW_DECODE, np.frombuffer(payload, dtype=np.uint8))
+        return np.take(self._DECODE, np.frombuffer(payload, dtype=np.uint8))
 
 
-class PcmaCodec:
-    """G.711 A-law as RTP payload type 8 (RFC 3551 §4.5.14). Stateless: one object may serve
-    every channel. `encode` of a `(channels, samples)` frame gives channel-major octets."""
+class PcmuCodec(_G711Codec):
+    """G.711 µ-law, RTP payload type 0."""
 
     __slots__ = ()
+    _NAME = Encoding.PCMU
+    _PAYLOAD_TYPE = 0
+    _ENCODE = _ULAW_ENCODE
+    _DECODE = _ULAW_DECODE
 
-    @property
-    def name(self) -> Encoding:
-        return Encoding.PCMA
 
-    @property
-    def payload_type(self) -> int:
-        return 8
+class PcmaCodec(_G711Codec):
+    """G.711 A-law, RTP payload type 8."""
 
-    @property
-    def clock_rate_hz(self) -> int:
-        return 8000
-
-    @property
-    def sample_rate(self) -> SampleRate:
-        return SampleRate.NARROWBAND
-
-    def encode(self, frame: Frame) -> bytes:
-        return alaw_encode(frame).tobytes()
-
-    def decode(self, payload: bytes) -> Frame:
-        return np.take(_ALAW_DECODE, np.frombuffer(payload, dtype=np.uint8))
+    __slots__ = ()
+    _NAME = Encoding.PCMA
+    _PAYLOAD_TYPE = 8
+    _ENCODE = _ALAW_ENCODE
+    _DECODE = _ALAW_DECODE
