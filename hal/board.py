@@ -72,6 +72,29 @@ class BoardError(Exception):
         super().__init__("\n".join(f"{source}: {p}" for p in self.problems))
 
 
+class EntryProblems:
+    """Collects what is wrong with one board entry, so that a driver factory reports every
+    problem at once: `add("spi", "missing")` reads `fxs[0].spi: missing`."""
+
+    def __init__(self, entry: BoardEntry, driver: str) -> None:
+        self.entry = entry
+        self.driver = driver
+        self.items: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.items.append(f"{self.entry.path}.{key}: {message}")
+
+    def raise_if_any(self) -> None:
+        """Raises BoardError with every problem added so far, if any."""
+        if self.items:
+            raise BoardError(self.driver, self.items)
+
+
+def is_whole_number(value: object) -> bool:
+    """An integer from TOML (which `bool` is not)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True, slots=True)
 class BoardEntry:
     """One `[[fxs]]`, `[[fxo]]`, … table: a driver and its own settings.

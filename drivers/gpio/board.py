@@ -22,7 +22,7 @@ from drivers.gpio.lines import GpioLines, GpiozeroLines
 from drivers.gpio.owner import LineOwner
 from drivers.gpio.panel import GpioPanel
 from drivers.gpio.relay import GpioRelay
-from hal.board import BoardEntry, BoardError, DeviceKind
+from hal.board import BoardEntry, DeviceKind, EntryProblems, is_whole_number
 from hal.contact import DEFAULT_DEBOUNCE_MS
 from hal.device import Device
 from hal.events import PanelKey
@@ -39,31 +39,14 @@ _OPTIONS: dict[DeviceKind, tuple[str, ...]] = {
 }
 
 
-class _Problems:
-    def __init__(self, entry: BoardEntry) -> None:
-        self.entry = entry
-        self.items: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.items.append(f"{self.entry.path}.{key}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise BoardError("gpio", self.items)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _pin(problems: _Problems, key: str, value: Any) -> int | None:
-    if not _is_int(value) or not 0 <= value <= MAX_GPIO:
+def _pin(problems: EntryProblems, key: str, value: Any) -> int | None:
+    if not is_whole_number(value) or not 0 <= value <= MAX_GPIO:
         problems.add(key, f"must be a BCM GPIO number 0-{MAX_GPIO}, not {value!r}")
         return None
     return int(value)
 
 
-def _bool(problems: _Problems, key: str, default: bool) -> bool:
+def _bool(problems: EntryProblems, key: str, default: bool) -> bool:
     value = problems.entry.options.get(key, default)
     if not isinstance(value, bool):
         problems.add(key, f"must be true or false, not {value!r}")
@@ -71,15 +54,15 @@ def _bool(problems: _Problems, key: str, default: bool) -> bool:
     return value
 
 
-def _debounce_ms(problems: _Problems) -> float:
+def _debounce_ms(problems: EntryProblems) -> float:
     value = problems.entry.options.get("debounce_ms", DEFAULT_DEBOUNCE_MS)
-    if (not (_is_int(value) or isinstance(value, float))) or not 0 <= value <= 1000:
+    if (not (is_whole_number(value) or isinstance(value, float))) or not 0 <= value <= 1000:
         problems.add("debounce_ms", f"must be a number 0-1000, not {value!r}")
         return DEFAULT_DEBOUNCE_MS
     return float(value)
 
 
-def _pin_list(problems: _Problems) -> list[int]:
+def _pin_list(problems: EntryProblems) -> list[int]:
     value = problems.entry.options.get("pins")
     if not isinstance(value, list) or not value:
         problems.add("pins", "missing or empty: add e.g. `pins = [17, 27]` (BCM numbers)")
@@ -87,7 +70,7 @@ def _pin_list(problems: _Problems) -> list[int]:
     return [p for p in (_pin(problems, "pins", v) for v in value) if p is not None]
 
 
-def _pin_table(problems: _Problems, key: str, names: Sequence[str],
+def _pin_table(problems: EntryProblems, key: str, names: Sequence[str],
                required: bool) -> dict[str, int]:
     value = problems.entry.options.get(key)
     if value is None:
@@ -116,7 +99,7 @@ def _shared_lines(chip: int, context: BoardContext,
     return make_lines(chip)
 
 
-def _check_conflicts(problems: _Problems, key: str, pins: Sequence[int], chip: int,
+def _check_conflicts(problems: EntryProblems, key: str, pins: Sequence[int], chip: int,
                      context: BoardContext) -> None:
     owners = {pin: d.name for d in context.devices
               if isinstance(d, LineOwner) and d.gpio.chip == chip for pin in d.pins}
@@ -133,7 +116,7 @@ def make_create_devices(make_lines: Callable[[int], GpioLines]) -> DeviceFactory
 
     def create_devices(entry: BoardEntry, next_name: Callable[[], str],
                        context: BoardContext) -> Sequence[Device]:
-        problems = _Problems(entry)
+        problems = EntryProblems(entry, "gpio")
         allowed = _OPTIONS.get(entry.kind)
         if allowed is None:
             kinds = ", ".join(f"[[{k.value}]]" for k in _OPTIONS)
@@ -145,7 +128,7 @@ def make_create_devices(make_lines: Callable[[int], GpioLines]) -> DeviceFactory
             problems.add(key, f"unknown option of the gpio driver; {entry.kind.value} takes "
                               f"only {takes}")
         chip = entry.options.get("chip", 0)
-        if not _is_int(chip) or not 0 <= chip <= 15:
+        if not is_whole_number(chip) or not 0 <= chip <= 15:
             problems.add("chip", f"must be a gpiochip number 0-15, not {chip!r}")
             chip = 0
         clock = context.clock

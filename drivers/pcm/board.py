@@ -17,13 +17,12 @@ paging output's amplifier relay is a relay of the board, by name.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from drivers.pcm.alsa import PcmOpener, open_alsaaudio
 from drivers.pcm.bus import DEFAULT_PERIODS, DEFAULT_PREFILL_PERIODS, AlsaPcmBus
 from drivers.pcm.paging import DEFAULT_WARMUP_MS, AlsaPagingOutput
 from hal.audio import AudioPort
-from hal.board import BoardEntry, BoardError, DeviceKind
+from hal.board import BoardEntry, BoardError, DeviceKind, EntryProblems, is_whole_number
 from hal.dect import DectBase
 from hal.device import Device
 from hal.fxo import FxoPort
@@ -39,24 +38,16 @@ _OPTIONS: dict[DeviceKind, tuple[str, ...]] = {
 }
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-class _Problems:
+class _Problems(EntryProblems):
     def __init__(self, entry: BoardEntry) -> None:
-        self.entry = entry
-        self.items: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.items.append(f"{self.entry.path}.{key}: {message}")
+        super().__init__(entry, "alsa")
 
     def integer(self, key: str, default: int | None, lo: int, hi: int) -> int:
         value = self.entry.options.get(key, default)
         if value is None:
             self.add(key, f"missing: add `{key} = …` ({lo}-{hi})")
             return lo
-        if not _is_int(value) or not lo <= value <= hi:
+        if not is_whole_number(value) or not lo <= value <= hi:
             self.add(key, f"must be a whole number {lo}-{hi}, not {value!r}")
             return lo if default is None else default
         return int(value)
@@ -68,9 +59,6 @@ class _Problems:
             return ""
         return value
 
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise BoardError("alsa", self.items)
 
 
 def audio_ports(devices: Sequence[Device]) -> list[AudioPort]:
@@ -138,7 +126,8 @@ def _bus(problems: _Problems, next_name: Callable[[], str], context: BoardContex
         problems.add("channels", f"must be ≥ slots ({slots}), not {channels}")
     mapping = problems.entry.options.get("channel_of_slot")
     if mapping is not None and (not isinstance(mapping, list) or len(mapping) != slots
-                                or not all(_is_int(c) and 0 <= c < channels for c in mapping)
+                                or not all(is_whole_number(c) and 0 <= c < channels
+                                           for c in mapping)
                                 or len(set(mapping)) != len(mapping)):
         problems.add("channel_of_slot", f"must list {slots} distinct ALSA channels "
                                         f"0-{channels - 1}, one per slot")

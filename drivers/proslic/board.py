@@ -37,7 +37,7 @@ from typing import Any
 from drivers.proslic.chip import PcmLaw, ProSlicSettings
 from drivers.proslic.port import ProSlicFxsPort
 from drivers.proslic.registers import SPI_MODE, LinefeedCircuit
-from hal.board import BoardEntry, BoardError
+from hal.board import BoardEntry, EntryProblems, is_whole_number
 from hal.clock import Clock
 from hal.device import Device
 from hal.fxo import FxoPort
@@ -173,25 +173,12 @@ class GpioResetLine:
             self._done.set_result(None)
 
 
-class _Problems:
-    def __init__(self, entry: BoardEntry) -> None:
-        self.entry = entry
-        self.items: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.items.append(f"{self.entry.path}.{key}: {message}")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _int_or_list(problems: _Problems, key: str, lo: int, hi: int, count: int | None,
+def _int_or_list(problems: EntryProblems, key: str, lo: int, hi: int, count: int | None,
                  example: str) -> list[int]:
     value = problems.entry.options.get(key)
-    values = [value] if _is_int(value) else value
+    values = [value] if is_whole_number(value) else value
     if (not isinstance(values, list) or not values
-            or not all(_is_int(v) and lo <= v <= hi for v in values)):
+            or not all(is_whole_number(v) and lo <= v <= hi for v in values)):
         problems.add(key, f"must be a number {lo}-{hi} or a list of them, e.g. {example}")
         return []
     if count is not None and len(values) not in (1, count):
@@ -200,34 +187,34 @@ def _int_or_list(problems: _Problems, key: str, lo: int, hi: int, count: int | N
     return list(values)
 
 
-def _chip_selects(problems: _Problems) -> tuple[int, list[int]]:
+def _chip_selects(problems: EntryProblems) -> tuple[int, list[int]]:
     spi = problems.entry.options.get("spi")
     example = "spi = { bus = 0, cs = [0, 1] }"
     if not isinstance(spi, dict) or set(spi) - {"bus", "cs"} or "cs" not in spi:
         problems.add("spi", f"missing or malformed: write {example}")
         return 0, []
     bus = spi.get("bus", 0)
-    if not _is_int(bus) or not 0 <= bus <= 7:
+    if not is_whole_number(bus) or not 0 <= bus <= 7:
         problems.add("spi.bus", f"must be a number 0-7, not {bus!r}")
     cs = spi["cs"]
-    selects = [cs] if _is_int(cs) else cs
+    selects = [cs] if is_whole_number(cs) else cs
     if (not isinstance(selects, list) or not selects
-            or not all(_is_int(c) and 0 <= c <= 15 for c in selects)
+            or not all(is_whole_number(c) and 0 <= c <= 15 for c in selects)
             or len(set(selects)) != len(selects)):
         problems.add("spi.cs", f"must be a chip select 0-15 or a list of distinct ones, "
                                f"e.g. {example}")
-        return int(bus) if _is_int(bus) else 0, []
-    return int(bus) if _is_int(bus) else 0, list(selects)
+        return int(bus) if is_whole_number(bus) else 0, []
+    return int(bus) if is_whole_number(bus) else 0, list(selects)
 
 
-def _pcm_slots(problems: _Problems, count: int, context: BoardContext) -> list[int]:
+def _pcm_slots(problems: EntryProblems, count: int, context: BoardContext) -> list[int]:
     used = {d.audio.slot: d.name for d in context.devices
             if isinstance(d, FxsPort | FxoPort)}
     if "pcm_slots" not in problems.entry.options:
         free = (s for s in range(MAX_PCM_SLOTS) if s not in used)
         return [next(free) for _ in range(count)]
     slots = problems.entry.options["pcm_slots"]
-    if (not isinstance(slots, list) or not all(_is_int(s) and 0 <= s < MAX_PCM_SLOTS
+    if (not isinstance(slots, list) or not all(is_whole_number(s) and 0 <= s < MAX_PCM_SLOTS
                                                 for s in slots)
             or len(set(slots)) != len(slots)):
         problems.add("pcm_slots", f"must be a list of distinct slots 0-{MAX_PCM_SLOTS - 1}")
@@ -240,13 +227,13 @@ def _pcm_slots(problems: _Problems, count: int, context: BoardContext) -> list[i
     return list(slots)
 
 
-def _settings(problems: _Problems) -> ProSlicSettings:
+def _settings(problems: EntryProblems) -> ProSlicSettings:
     options = problems.entry.options
     kwargs: dict[str, Any] = {}
     for option, name in _SETTING_OPTIONS.items():
         if option in options:
             value = options[option]
-            if not (_is_int(value) or isinstance(value, float)):
+            if not (is_whole_number(value) or isinstance(value, float)):
                 problems.add(option, f"must be a number, not {value!r}")
                 continue
             kwargs[name] = value
@@ -271,10 +258,10 @@ def create_devices(entry: BoardEntry, next_name: Callable[[], str],
                    context: BoardContext) -> Sequence[Device]:
     """The proslic driver's factory (see `hal.loader`). Raises BoardError naming every
     problem of the entry."""
-    problems = _Problems(entry)
+    problems = EntryProblems(entry, "proslic")
     if entry.kind.value != "fxs":
         problems.add("driver", "proslic drives FXS ports only ([[fxs]])")
-        raise BoardError("proslic", problems.items)
+        problems.raise_if_any()
     for key in sorted(set(entry.options) - set(_KNOWN)):
         problems.add(key, f"unknown option of the proslic driver; known: {', '.join(_KNOWN)}")
     bus, selects = _chip_selects(problems)
@@ -284,7 +271,7 @@ def create_devices(entry: BoardEntry, next_name: Callable[[], str],
     resets = (_int_or_list(problems, "reset_gpio", 0, MAX_GPIO, 1, "reset_gpio = 24")
               if "reset_gpio" in entry.options else [])
     speed = entry.options.get("max_speed_hz", DEFAULT_SPEED_HZ)
-    if not _is_int(speed) or not 100_000 <= speed <= 10_000_000:
+    if not is_whole_number(speed) or not 100_000 <= speed <= 10_000_000:
         problems.add("max_speed_hz", f"must be 100000-10000000, not {speed!r}")
     backend = entry.options.get("gpio_backend", "lgpio")
     if backend not in PIN_FACTORIES:
@@ -294,8 +281,7 @@ def create_devices(entry: BoardEntry, next_name: Callable[[], str],
     for library, package in (("spidev", "spidev"), ("gpiozero", "gpiozero")):
         if importlib.util.find_spec(library) is None:
             problems.add("driver", f"the {library} library is missing: pip install {package}")
-    if problems.items:
-        raise BoardError("proslic", problems.items)
+    problems.raise_if_any()
 
     factory = pin_factory(backend)
     lines: dict[int, GpioInterruptLine] = {}

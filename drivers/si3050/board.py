@@ -27,7 +27,7 @@ from typing import Any
 from drivers.si3050.countries import ALIASES, COUNTRIES
 from drivers.si3050.port import InterruptLine, Si3050FxoPort
 from drivers.si3050.registers import MAX_CHANNELS, SPI_MAX_SPEED_HZ, SPI_MODE, PcmFormat
-from hal.board import BoardEntry, BoardError, DeviceKind
+from hal.board import BoardEntry, DeviceKind, EntryProblems, is_whole_number
 from hal.device import Device
 from hal.fxo import FxoPort
 from hal.fxs import FxsPort
@@ -135,51 +135,34 @@ class _InterruptView:
         self._line._attach(id(self), handler)
 
 
-class _Problems:
-    def __init__(self, entry: BoardEntry) -> None:
-        self.entry = entry
-        self.items: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.items.append(f"{self.entry.path}.{key}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise BoardError("si3050", self.items)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _int_list(problems: _Problems, key: str, top: int, example: str) -> list[int] | None:
+def _int_list(problems: EntryProblems, key: str, top: int, example: str) -> list[int] | None:
     value = problems.entry.options.get(key)
     if (not isinstance(value, list) or not value
-            or not all(_is_int(v) and 0 <= v <= top for v in value)
+            or not all(is_whole_number(v) and 0 <= v <= top for v in value)
             or len(set(value)) != len(value)):
         problems.add(key, f"must be a list of distinct numbers 0-{top}, e.g. {example}")
         return None
     return list(value)
 
 
-def _number(problems: _Problems, key: str, default: float, low: float, high: float) -> float:
+def _number(problems: EntryProblems, key: str, default: float, low: float, high: float) -> float:
     value = problems.entry.options.get(key, default)
-    if not (_is_int(value) or isinstance(value, float)) or not low <= value <= high:
+    if not (is_whole_number(value) or isinstance(value, float)) or not low <= value <= high:
         problems.add(key, f"must be a number {low:g}-{high:g}, not {value!r}")
         return default
     return float(value)
 
 
-def _spi(problems: _Problems) -> tuple[int, int] | None:
+def _spi(problems: EntryProblems) -> tuple[int, int] | None:
     value = problems.entry.options.get("spi")
     if (not isinstance(value, dict) or set(value) != {"bus", "cs"}
-            or not all(_is_int(v) and 0 <= v <= 15 for v in value.values())):
+            or not all(is_whole_number(v) and 0 <= v <= 15 for v in value.values())):
         problems.add("spi", "must be a table { bus = 0, cs = 1 } naming /dev/spidev<bus>.<cs>")
         return None
     return int(value["bus"]), int(value["cs"])
 
 
-def _slots(problems: _Problems, count: int, context: BoardContext) -> list[int]:
+def _slots(problems: EntryProblems, count: int, context: BoardContext) -> list[int]:
     used = {d.audio.slot: d.name for d in context.devices if isinstance(d, FxsPort | FxoPort)}
     if "pcm_slots" not in problems.entry.options:
         free = (s for s in range(MAX_PCM_SLOTS) if s not in used)
@@ -194,16 +177,16 @@ def _slots(problems: _Problems, count: int, context: BoardContext) -> list[int]:
     return slots
 
 
-def _interrupts(problems: _Problems, count: int,
+def _interrupts(problems: EntryProblems, count: int,
                 pin_factory: Any) -> list[InterruptLine | None]:
     value = problems.entry.options.get("interrupt_gpio")
     if value is None:
         return [None] * count
-    if _is_int(value) and 0 <= value <= MAX_GPIO:
+    if is_whole_number(value) and 0 <= value <= MAX_GPIO:
         shared = GpioInterrupt(value, pin_factory)
         return [shared.line() for _ in range(count)]
     if (isinstance(value, list) and len(value) == count
-            and all(_is_int(v) and 0 <= v <= MAX_GPIO for v in value)):
+            and all(is_whole_number(v) and 0 <= v <= MAX_GPIO for v in value)):
         lines: dict[int, GpioInterrupt] = {}
         return [lines.setdefault(pin, GpioInterrupt(pin, pin_factory)).line() for pin in value]
     problems.add("interrupt_gpio", f"must be one BCM pin 0-{MAX_GPIO} (a wired-OR INT) or a "
@@ -215,7 +198,7 @@ def create_devices(entry: BoardEntry, next_name: Callable[[], str], context: Boa
                    *, pin_factory: Any = None) -> Sequence[Device]:
     """The si3050 driver's factory (see `hal.loader`). Raises BoardError naming every
     problem. `pin_factory` is for tests (a gpiozero MockFactory)."""
-    problems = _Problems(entry)
+    problems = EntryProblems(entry, "si3050")
     if entry.kind is not DeviceKind.FXO:
         problems.add("driver", f"si3050 drives FXO lines; use it under [[fxo]], not "
                                f"[[{entry.kind.value}]]")

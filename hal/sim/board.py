@@ -21,9 +21,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from hal.board import Board, BoardDescription, BoardEntry, BoardError, DeviceKind
+from hal.board import (
+    Board,
+    BoardDescription,
+    BoardEntry,
+    BoardError,
+    DeviceKind,
+    EntryProblems,
+    is_whole_number,
+)
 from hal.clock import Clock
 from hal.device import Device
 from hal.fxo import FxoPort
@@ -61,39 +69,20 @@ SIMULATED_KINDS = frozenset(_OPTIONS)
 _D = TypeVar("_D", bound=Device)
 
 
-class _Problems:
-    """Collects an entry's problems; `raise_if_any()` raises them together."""
-
-    def __init__(self, entry: BoardEntry) -> None:
-        self.entry = entry
-        self.items: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.items.append(f"{self.entry.path}.{key}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise BoardError("sim", self.items)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _int_list(problems: _Problems, key: str, lo: int, hi: int, example: str) -> list[int]:
+def _int_list(problems: EntryProblems, key: str, lo: int, hi: int, example: str) -> list[int]:
     value = problems.entry.options.get(key)
     if (not isinstance(value, list) or not value
-            or not all(_is_int(v) and lo <= v <= hi for v in value)
+            or not all(is_whole_number(v) and lo <= v <= hi for v in value)
             or len(set(value)) != len(value)):
         problems.add(key, f"must be a list of distinct numbers {lo}-{hi}, e.g. {example}")
         return []
     return list(value)
 
 
-def _number(problems: _Problems, key: str, default: float, lo: float, hi: float,
+def _number(problems: EntryProblems, key: str, default: float, lo: float, hi: float,
             integer: bool = False) -> float:
     value = problems.entry.options.get(key, default)
-    ok = _is_int(value) if integer else (_is_int(value) or isinstance(value, float))
+    ok = is_whole_number(value) if integer else (is_whole_number(value) or isinstance(value, float))
     if not ok or not lo <= value <= hi:
         kind = "a whole number" if integer else "a number"
         problems.add(key, f"must be {kind} {lo:g}-{hi:g}, not {value!r}")
@@ -101,7 +90,7 @@ def _number(problems: _Problems, key: str, default: float, lo: float, hi: float,
     return float(value)
 
 
-def _audio_slots(problems: _Problems, channels: list[int],
+def _audio_slots(problems: EntryProblems, channels: list[int],
                  context: BoardContext) -> list[int]:
     used = {d.audio.slot: d.name for d in context.devices
             if isinstance(d, SimFxsPort | SimFxoPort)}
@@ -123,7 +112,7 @@ def _audio_slots(problems: _Problems, channels: list[int],
 def create_devices(entry: BoardEntry, next_name: Callable[[], str],
                    context: BoardContext) -> Sequence[Device]:
     """The sim driver's factory (see `hal.loader`). Raises BoardError naming every problem."""
-    problems = _Problems(entry)
+    problems = EntryProblems(entry, "sim")
     allowed = _OPTIONS[entry.kind]
     for key in sorted(set(entry.options) - set(allowed)):
         takes = ", ".join(f"`{k}`" for k in allowed)
@@ -172,7 +161,7 @@ def create_devices(entry: BoardEntry, next_name: Callable[[], str],
     return []
 
 
-def _create_pcm(problems: _Problems, next_name: Callable[[], str],
+def _create_pcm(problems: EntryProblems, next_name: Callable[[], str],
                 context: BoardContext) -> Sequence[Device]:
     slots = 0.0
     if "slots" not in problems.entry.options:
