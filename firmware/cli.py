@@ -5,6 +5,8 @@
     switchbox check-config FILE
     switchbox credentials [--data DIR]
     switchbox board check [--board NAME] [--log-level LEVEL]
+    switchbox line learn PORT [--board NAME] [--data DIR] [--calls N] [--caller NUMBER]
+                              [--ring-timeout S] [--simulate KIND] [--log-level LEVEL]
 
 `run` prepares the data directory and the configuration (imports --config, generates the
 default office on the first start and prints its credentials once), then hands over to
@@ -151,6 +153,32 @@ def build_parser() -> argparse.ArgumentParser:
     board_check.add_argument("--log-level", default="error", choices=list(LEVELS),
                              help="least severe driver messages logged beside the report "
                                   "(default: error; the report already has the reasons)")
+
+    line = sub.add_parser("line", help="learn what the exchange does on an FXO line")
+    line_sub = line.add_subparsers(dest="line_command", required=True, metavar="ACTION")
+    learn = line_sub.add_parser(
+        "learn", help="learn ring cadence, caller ID, disconnect signal, echo and line "
+                      "impedance with a few test calls, and write them to the data directory "
+                      "(stop the service first)")
+    learn.add_argument("port", metavar="PORT", help="FXO port: fxo1, or just 1")
+    learn.add_argument("--board", default="sim", metavar="NAME",
+                       help="board description: a name under board/ or a .toml file "
+                            "(default: sim)")
+    learn.add_argument("--data", type=Path, metavar="DIR",
+                       help=f"data directory; the result goes to DIR/lines/PORT.yaml "
+                            f"(default: {default_data_dir()})")
+    learn.add_argument("--calls", type=int, default=2, metavar="N",
+                       help="incoming test calls, 1-5 (default: 2)")
+    learn.add_argument("--caller", metavar="NUMBER",
+                       help="the number you call from, to check the caller ID against")
+    learn.add_argument("--ring-timeout", type=float, default=120.0, metavar="S",
+                       help="seconds to wait for each test call, 5-600 (default: 120)")
+    learn.add_argument("--simulate", metavar="KIND",
+                       help="on the simulated board: rehearse an exchange of this kind "
+                            "(ru-aon, etsi-fsk-reversal, bell-after-ring, dtmf-clip, "
+                            "busy-tone-only, nobody-calls)")
+    learn.add_argument("--log-level", default="warning", choices=list(LEVELS),
+                       help="least severe messages logged (default: warning)")
     return parser
 
 
@@ -176,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "board":
         setup_logging(args.log_level)
         return board_check(args.board, sys.stdout)
+    if args.command == "line":
+        setup_logging(args.log_level)
+        return line_learn(args)
     return _run(RunOptions(
         data_dir=args.data or default_data_dir(),
         config_path=args.config,
@@ -236,6 +267,17 @@ def board_check(board: str, out: TextIO) -> int:
     report = asyncio.run(check_board(description))
     out.write(format_report(report))
     return EX_OK if report.ok else EX_FAILED
+
+
+def line_learn(args: argparse.Namespace) -> int:
+    """`switchbox line learn`: see `firmware.linewizard.command` (imported only here: it
+    pulls in the DSP and the simulated board)."""
+    from firmware.linewizard.command import LearnRequest, learn
+
+    request = LearnRequest(port=args.port, data_dir=args.data or default_data_dir(),
+                           board=args.board, calls=args.calls, caller=args.caller,
+                           ring_timeout_s=args.ring_timeout, simulate=args.simulate)
+    return learn(request, sys.stdout, sys.stderr)
 
 
 def prepare(options: RunOptions, out: TextIO) -> int:
