@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from firmware import simulation
 from firmware.bus import EventBus
 from firmware.calls.controller import CallController, ControllerSettings
 from firmware.calls.directory import DeviceEntry, Directory, UserEntry
@@ -44,6 +45,7 @@ from firmware.sip.transport import SipTransport
 from firmware.sip.uri import parse_uri
 from hal.board import BoardError, find_board, load_board
 from hal.loader import create_board
+from hal.sim.board import SimBoard
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +146,7 @@ async def serve(
 
     try:
         board = create_board(load_board(find_board(options.board)))
+        sim = simulation.wire(board)
     except (BoardError, FileNotFoundError, LookupError) as exc:
         log.error("board %r unusable: %s", options.board, exc)
         return EX_CONFIG
@@ -178,6 +181,7 @@ async def serve(
     stopping_at = loop.time()
     forwarder: KernelForwarder | None = None
     forwarding: asyncio.Task[None] | None = None
+    console: asyncio.Task[None] | None = None
     async with board:
         try:
             await transport.start()
@@ -228,6 +232,8 @@ async def serve(
                 forwarder = await _start_forwarder(relay)
                 if forwarder is not None:
                     forwarding = loop.create_task(forwarder.run(), name="kernel-forwarder")
+            if options.console:
+                console = await _start_console(sim, out)
             await _until_stopped(stop, notifier, controller, registrar)
             unsubscribe()
             notifier.stopping()
@@ -241,6 +247,9 @@ async def serve(
             # runs out are left to the process exit.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOSE_BUDGET_S):
+                    if console is not None:
+                        console.cancel()
+                        await asyncio.wait([console])
                     if forwarding is not None:
                         forwarding.cancel()
                         await asyncio.wait([forwarding])
@@ -250,6 +259,23 @@ async def serve(
                     await relay.close_all()
     log.info("stopped in %.2f s", loop.time() - stopping_at)
     return EX_OK
+
+
+async def _start_console(sim: SimBoard | None, out: TextIO) -> asyncio.Task[None] | None:
+    """The rehearsal console on stdin (firmware/simulation.py), for the simulated board."""
+    if sim is None:
+        log.error("--console drives the simulated board only; this board is real")
+        return None
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (OSError, ValueError) as exc:  # stdin a regular file, or closed
+        log.error("--console needs stdin to be a terminal or a pipe: %s", exc)
+        return None
+    out.write("console: type `board` or `phone 1 lift`; a wrong command lists them all\n")
+    out.flush()
+    return loop.create_task(simulation.Console(sim).run(reader, out), name="console")
 
 
 async def _start_forwarder(relay: MediaRelay) -> KernelForwarder | None:

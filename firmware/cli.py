@@ -1,7 +1,7 @@
 """The `switchbox` command line: argument parsing and the subcommands.
 
     switchbox run [--config FILE] [--data DIR] [--sip-port N] [--sip-listen ADDR]
-                  [--board NAME] [--log-level LEVEL] [--loop {uvloop,asyncio}]
+                  [--board NAME] [--log-level LEVEL] [--loop {uvloop,asyncio}] [--console]
     switchbox check-config FILE
     switchbox credentials [--data DIR]
     switchbox board check [--board NAME] [--log-level LEVEL]
@@ -90,6 +90,8 @@ class RunOptions:
     board: str = "sim"
     log_level: str = "info"
     loop: Loop = Loop.ASYNCIO
+    console: bool = False
+    """Drive the simulated board from stdin (see firmware/simulation.py)."""
 
     def apply_to(self, config: Config) -> Config:
         """`config` with the command-line SIP overrides. Raises ConfigError when the result is
@@ -134,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="least severe messages logged (default: info)")
     run.add_argument("--loop", type=Loop, default=default_loop(), choices=list(Loop),
                      help="event loop (default: uvloop when installed)")
+    run.add_argument("--console", action="store_true",
+                     help="drive the simulated board from stdin: lift and dial phones, ring "
+                          "lines, press inputs (type a wrong command for the list)")
 
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file", type=Path, metavar="FILE")
@@ -215,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         board=args.board,
         log_level=args.log_level,
         loop=args.loop,
+        console=args.console,
     ))
 
 

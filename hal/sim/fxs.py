@@ -308,6 +308,11 @@ class SimPhone:
         self.ring_bursts: list[tuple[float, float | None]] = []
         """Ring bursts seen: (start, end) in board seconds; end None while ringing."""
 
+    @property
+    def lifted(self) -> bool:
+        """The handset is off the hook (the port decides after its debounce, `port.off_hook`)."""
+        return self._lifted
+
     # --- what the user does ------------------------------------------------------------------
 
     def lift(self) -> None:
