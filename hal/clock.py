@@ -46,3 +46,28 @@ class MonotonicClock:
         # call_later, not call_at: the loop's own time base need not be time.monotonic (uvloop).
         loop = asyncio.get_running_loop()
         return loop.call_later(max(0.0, when - self.now()), callback)
+
+
+class DeadlineTimer:
+    """The one timer a device arms for a pure core (a hook decoder, a line model): after every
+    input the owner calls `follow(core.next_deadline())`, and `on_due` runs when that time
+    comes. Following a new deadline replaces the old one; None disarms."""
+
+    def __init__(self, clock: Clock, on_due: Callable[[], None]) -> None:
+        self._clock = clock
+        self._on_due = on_due
+        self._handle: TimerHandle | None = None
+
+    def follow(self, deadline: float | None) -> None:
+        self.cancel()
+        if deadline is not None:
+            self._handle = self._clock.call_at(deadline, self._due)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _due(self) -> None:
+        self._handle = None
+        self._on_due()

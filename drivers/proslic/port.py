@@ -57,7 +57,7 @@ from drivers.proslic.registers import (
     volts_register,
 )
 from hal.audio import FRAME_MS, AudioPort, Frame
-from hal.clock import Clock, TimerHandle
+from hal.clock import Clock, DeadlineTimer, TimerHandle
 from hal.errors import DeviceError
 from hal.eventqueue import DEFAULT_MAXLEN
 from hal.events import PortAlarm, PortAlarmCleared
@@ -145,7 +145,7 @@ class ProSlicFxsPort(FxsPort):
         self._reset = reset
         self.settings = settings or ProSlicSettings()
         self._decoder = HookDecoder(name, hook_timing)
-        self._decoder_timer: TimerHandle | None = None
+        self._decoder_timer = DeadlineTimer(clock, self._decoder_due)
         self._line_fed_at = float("-inf")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._chip_ready = False  # initialised and answering
@@ -462,16 +462,13 @@ class ProSlicFxsPort(FxsPort):
         self._rearm_decoder()
 
     def _rearm_decoder(self) -> None:
-        if self._decoder_timer is not None:
-            self._decoder_timer.cancel()
-            self._decoder_timer = None
         deadline = self._decoder.next_deadline()
-        if deadline is not None and not self.closed:
-            delay_s = self.settings.loop_debounce_ms / 1000.0
-            self._decoder_timer = self._clock.call_at(deadline + delay_s, self._decoder_due)
+        # The chip reports a loop change one debounce late: so are the decoder's deadlines.
+        delay_s = self.settings.loop_debounce_ms / 1000.0
+        self._decoder_timer.follow(
+            deadline + delay_s if deadline is not None and not self.closed else None)
 
     def _decoder_due(self) -> None:
-        self._decoder_timer = None
         now = self._line_time()
         self._line_fed_at = now
         self._decoder.handle_timers(now)

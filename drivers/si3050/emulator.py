@@ -88,7 +88,7 @@ from drivers.si3050.registers import (
     channel_of,
     lvs_byte,
 )
-from hal.clock import Clock, TimerHandle
+from hal.clock import Clock, DeadlineTimer, TimerHandle
 from hal.events import OffHook, OnHook, PulseDigit
 from hal.linesignal import RING_CADENCES, HookDecoder, RingCadence
 
@@ -181,7 +181,7 @@ class EmulatedLine:
         self._ring_timer: TimerHandle | None = None
         self._battery_timer: TimerHandle | None = None
         self._decoder = HookDecoder("exchange")
-        self._decoder_timer: TimerHandle | None = None
+        self._decoder_timer = DeadlineTimer(clock, self._on_decoder_timer)
 
     # --- stimulus -------------------------------------------------------------------------------
 
@@ -341,15 +341,9 @@ class EmulatedLine:
             elif isinstance(event, OnHook):
                 self._reversed = False  # the exchange restores idle polarity after a call
                 self._changed()
-        if self._decoder_timer is not None:
-            self._decoder_timer.cancel()
-            self._decoder_timer = None
-        deadline = self._decoder.next_deadline()
-        if deadline is not None:
-            self._decoder_timer = self.clock.call_at(deadline, self._on_decoder_timer)
+        self._decoder_timer.follow(self._decoder.next_deadline())
 
     def _on_decoder_timer(self) -> None:
-        self._decoder_timer = None
         self._decoder.handle_timers(self.clock.now())
         self._deliver()
 

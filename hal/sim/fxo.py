@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from hal.audio import RATE_HZ, AudioPort, Frame
-from hal.clock import Clock, TimerHandle
+from hal.clock import Clock, DeadlineTimer, TimerHandle
 from hal.eventqueue import DEFAULT_MAXLEN
 from hal.events import (
     HookFlash,
@@ -123,7 +123,7 @@ class SimFxoLine:
         self._ring_timer: TimerHandle | None = None
         self._number_timer: TimerHandle | None = None
         self._decoder = HookDecoder(f"{port.name} exchange")
-        self._decoder_timer: TimerHandle | None = None
+        self._decoder_timer = DeadlineTimer(clock, self._on_decoder_timer)
         self._dtmf = SimDtmfReceiver()
         self._cid: tuple[float, tuple[Frame, ...]] | None = None
         self._ring_voltage = False
@@ -316,15 +316,9 @@ class SimFxoLine:
                 self._digit(event.digit)
             elif isinstance(event, HookFlash):
                 log.debug("%s line: register recall ignored", self.port.name)
-        if self._decoder_timer is not None:
-            self._decoder_timer.cancel()
-            self._decoder_timer = None
-        deadline = self._decoder.next_deadline()
-        if deadline is not None:
-            self._decoder_timer = self._clock.call_at(deadline, self._on_decoder_timer)
+        self._decoder_timer.follow(self._decoder.next_deadline())
 
     def _on_decoder_timer(self) -> None:
-        self._decoder_timer = None
         self._decoder.handle_timers(self._clock.now())
         self._deliver()
 

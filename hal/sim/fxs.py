@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from hal.audio import AudioPort, Frame
-from hal.clock import Clock, TimerHandle
+from hal.clock import Clock, DeadlineTimer, TimerHandle
 from hal.eventqueue import DEFAULT_MAXLEN
 from hal.fxs import (
     CALLER_ID_AFTER_RING_S,
@@ -57,7 +57,7 @@ class SimFxsPort(FxsPort):
         self.channel = channel
         self._clock = clock
         self._decoder = HookDecoder(name, hook_timing)
-        self._decoder_timer: TimerHandle | None = None
+        self._decoder_timer = DeadlineTimer(clock, self._on_decoder_timer)
         self._linefeed = Linefeed.OPEN
         self._reversed = False
         self._mwi = False
@@ -184,15 +184,9 @@ class SimFxsPort(FxsPort):
         self._rearm()
 
     def _rearm(self) -> None:
-        if self._decoder_timer is not None:
-            self._decoder_timer.cancel()
-            self._decoder_timer = None
-        deadline = self._decoder.next_deadline()
-        if deadline is not None:
-            self._decoder_timer = self._clock.call_at(deadline, self._on_decoder_timer)
+        self._decoder_timer.follow(self._decoder.next_deadline())
 
     def _on_decoder_timer(self) -> None:
-        self._decoder_timer = None
         self._decoder.handle_timers(self._clock.now())
         self._deliver()
 
@@ -282,8 +276,7 @@ class SimFxsPort(FxsPort):
     async def _close(self) -> None:
         self._end_ringing(self._clock.now())
         self._stop_transmitting()
-        if self._decoder_timer is not None:
-            self._decoder_timer.cancel()
+        self._decoder_timer.cancel()
         self._linefeed = Linefeed.OPEN
 
 
