@@ -7,6 +7,8 @@
     switchbox board check [--board NAME] [--log-level LEVEL]
     switchbox line learn PORT [--board NAME] [--data DIR] [--calls N] [--caller NUMBER]
                               [--ring-timeout S] [--simulate KIND] [--log-level LEVEL]
+    switchbox report {calls,employees,departments,trunks,hourly,missed} [--from DATE]
+                     [--to DATE] [--csv FILE] [--data DIR]
 
 `run` prepares the data directory and the configuration (imports --config, generates the
 default office on the first start and prints its credentials once), then hands over to
@@ -159,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="least severe driver messages logged beside the report "
                                   "(default: error; the report already has the reasons)")
 
+    # Listed for `switchbox --help`; `main` hands `report …` to its own parser.
+    sub.add_parser("report", help="call records: reports and CSV export "
+                                  "(switchbox report --help)")
     line = sub.add_parser("line", help="learn what the exchange does on an FXO line")
     line_sub = line.add_subparsers(dest="line_command", required=True, metavar="ACTION")
     learn = line_sub.add_parser(
@@ -201,6 +206,12 @@ def format_credentials(credentials: Sequence[Credential]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `switchbox`; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:
+        # Its own parser (firmware/records/report_cli.py), so that reports start fast.
+        from firmware.records.report_cli import main as report_main
+
+        return report_main(argv[1:], default_data=default_data_dir())
     args = build_parser().parse_args(argv)
     if args.command == "check-config":
         return _check_config(args.file)

@@ -150,3 +150,9 @@ def test_cli_prints_a_table_and_rejects_bad_input(data_dir: Path, tmp_path: Path
     assert main(["trunks", "--from", "yesterday", "--data", str(data_dir)]) == 64
     assert main(["bogus", "--data", str(data_dir)]) == 64
     assert main(["calls", "--data", str(tmp_path / "empty")]) == 66
+
+
+def test_switchbox_report_is_the_records_command_line(tmp_path: Path) -> None:
+    from firmware.cli import main
+
+    assert main(["report", "calls", "--data", str(tmp_path)]) == 66  # no records yet
