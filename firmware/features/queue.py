@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 from firmware.config.schema import ID_HINT, ID_PATTERN, setting
-from firmware.features.ringgroup import Destination, DestinationKind
+from firmware.features.destination import Destination, DestinationKind
 
 log = logging.getLogger(__name__)
 

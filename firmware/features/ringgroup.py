@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from firmware.config.schema import ID_HINT, ID_PATTERN, setting
+from firmware.features.destination import Destination, DestinationKind
 
 log = logging.getLogger(__name__)
 
@@ -60,33 +61,6 @@ class Presence(StrEnum):
     BUSY = "busy"
     DND = "dnd"
     OFFLINE = "offline"
-
-
-class DestinationKind(StrEnum):
-    """Where a call can continue when a department or queue gives it up."""
-
-    DEPARTMENT = "department"
-    QUEUE = "queue"
-    VOICEMAIL = "voicemail"
-    EMPLOYEE = "employee"
-    EXTERNAL = "external"
-
-
-@dataclass(frozen=True, slots=True)
-class Destination:
-    """A place a call continues to: `Destination(DestinationKind.VOICEMAIL, "sales")`."""
-
-    kind: DestinationKind = field(
-        metadata=setting("What the call continues to: department, queue, voicemail, "
-                         "employee or external.")
-    )
-    target: str = field(
-        default="",
-        metadata=setting("Its id (department, queue, the employee's user id, voicemail box) "
-                         "or, for external, the number; empty voicemail: the box of the "
-                         "department or queue giving the call up.", maximum=32,
-                         example="sales")
-    )
 
 
 class TargetKind(StrEnum):

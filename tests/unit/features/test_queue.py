@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from firmware.features.destination import Destination, DestinationKind
 from firmware.features.queue import (
     Abandoned,
     AgentConnected,
@@ -34,7 +35,6 @@ from firmware.features.queue import (
     VoicemailReason,
     agents_of,
 )
-from firmware.features.ringgroup import Destination, DestinationKind
 
 VM = Destination(DestinationKind.VOICEMAIL, "support")
 

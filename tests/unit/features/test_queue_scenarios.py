@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from firmware.features.destination import Destination, DestinationKind
 from firmware.features.queue import (
     AgentConnected,
     Announce,
@@ -33,7 +34,6 @@ from firmware.features.queue import (
     SendTo,
     StopRingingAgent,
 )
-from firmware.features.ringgroup import Destination, DestinationKind
 
 
 @dataclass

@@ -12,10 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from firmware.features.destination import Destination, DestinationKind
 from firmware.features.ringgroup import (
     Connected,
-    Destination,
-    DestinationKind,
     Fallback,
     FallbackReason,
     Member,
