@@ -574,6 +574,7 @@ def _document_rule(w: _Walker, root: _Node) -> None:
     unique("users", "extension")
     unique("devices", "id")
     unique("devices", "username")
+    unique("fxo_lines", "port")
     user_ids = [v for _, v, _ in column("users", "id") if v is not None]
     for i, owner, node in column("devices", "user"):
         if owner is not None and owner not in user_ids:
@@ -583,7 +584,8 @@ def _document_rule(w: _Walker, root: _Node) -> None:
 
 
 CROSS_FIELD_RULES: tuple[str, ...] = (
-    "`users[].id`, `users[].extension`, `devices[].id` and `devices[].username` are unique.",
+    "`users[].id`, `users[].extension`, `devices[].id`, `devices[].username` and "
+    "`fxo_lines[].port` are unique.",
     "`devices[].user` names an existing `users[].id`.",
     "A device with `auth: digest` has a `username` and a `password`; the password is at least "
     "8 characters, does not contain the username, is not a commonly used password, uses at "

@@ -22,9 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO, TypeVar
 
+import yaml
+
+from firmware.config.errors import ConfigError
+from firmware.config.schema import CallerIdMethod, DisconnectMethod, FxoLineSettings
+from firmware.config.store import ConfigStore, NoActiveRevision
+from firmware.config.validate import config_to_data
 from firmware.linewizard.profile import (
-    CallerIdMethod,
-    DisconnectMethod,
     LineProfile,
     write_profile,
 )
@@ -108,8 +112,40 @@ def learn(request: LearnRequest, out: TextIO, err: TextIO) -> int:
         err.write(f"{request.data_dir}: cannot write the line profile: {exc}\n")
         return EX_IOERR
     out.write(format_summary(profile))
-    out.write(f"Written to {path}\n")
+    out.write(f"Evidence written to {path}\n")
+    try:
+        number = store_in_config(request.data_dir, profile.settings)
+    except ConfigError as exc:
+        err.write(f"the learnt settings do not fit the configuration:\n{exc}\n")
+        return EX_CONFIG
+    except OSError as exc:
+        err.write(f"{request.data_dir}: cannot store the configuration: {exc}\n")
+        return EX_IOERR
+    if number is None:
+        out.write("No configuration in this data directory yet: start the service once, "
+                  "then learn the line again to store its settings.\n")
+    else:
+        out.write(f"Configuration revision {number} is active with these settings for "
+                  f"{profile.settings.port}; the service uses them from its next start.\n")
     return EX_OK
+
+
+def store_in_config(data_dir: Path, settings: FxoLineSettings) -> int | None:
+    """Make `settings` its port's entry of `fxo_lines` in a new active configuration revision
+    (the port's earlier entry, if any, is replaced). Returns the revision number, or None when
+    the data directory holds no configuration yet. Raises ConfigError, OSError."""
+    store = ConfigStore(data_dir)
+    try:
+        _, config = store.current()
+    except NoActiveRevision:
+        return None
+    lines = [line for line in config.fxo_lines if line.port != settings.port] + [settings]
+    lines.sort(key=lambda line: int(line.port.removeprefix("fxo")))
+    data = config_to_data(dataclasses.replace(config, fxo_lines=tuple(lines)),
+                          omit_defaults=True)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    revision, _ = store.apply_text(text, f"switchbox line learn {settings.port}")
+    return revision.number
 
 
 async def _learn(description: BoardDescription, request: LearnRequest, options: WizardOptions,
@@ -190,7 +226,7 @@ def format_summary(profile: LineProfile) -> str:
         lines.append("  ringing        irregular: any cadence accepted")
     cid = _METHOD_TEXT[s.caller_id]
     if s.caller_id_timing is not None:
-        cid += f", {_TIMING_TEXT[s.caller_id_timing]}"
+        cid += f", {_TIMING_TEXT[CidTiming(s.caller_id_timing)]}"
     if profile.caller_id.numbers:
         cid += f"; heard {', '.join(sorted(set(profile.caller_id.numbers)))}"
         if profile.caller_id.number_matches is not None:

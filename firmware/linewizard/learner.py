@@ -63,14 +63,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from firmware.config.schema import CallerIdMethod, CallerIdTiming, DisconnectMethod, FxoLineSettings
 from firmware.linewizard.profile import (
     BusyTone,
     CallerIdEvidence,
-    CallerIdMethod,
     DisconnectEvidence,
-    DisconnectMethod,
     EchoEvidence,
-    FxoLineSettings,
     LineProfile,
     RingEvidence,
     ToneMeasurement,
@@ -1042,7 +1040,9 @@ def summarise(port: str, calls: Sequence[CallRecord], echo: EchoResult | None,
     if first is DisconnectMethod.LOOP_CURRENT_DROP:
         loop_drop_min_ms = max(10, min(1000, loop_drop_ms // 2)) if loop_drop_ms else 500
     settings = FxoLineSettings(
-        ring_cadence_ms=cadence, caller_id=method, caller_id_timing=timing, disconnect=first,
+        port=port, ring_cadence_ms=cadence, caller_id=method,
+        caller_id_timing=CallerIdTiming(timing) if timing is not None else None,
+        disconnect=first,
         loop_drop_min_ms=loop_drop_min_ms,
         busy_tone_hz=busy.frequencies_hz if busy else (),
         busy_tone_cadence_ms=busy.cadence_ms if busy else (),

@@ -20,16 +20,17 @@ import dataclasses
 import enum
 import types
 import typing
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from firmware.config.durable import fsync_directory, write_atomic
-from firmware.config.schema import setting
-from firmware.media.dsp.callerid import CidTiming
+from firmware.config.schema import (
+    DisconnectMethod,
+    FxoLineSettings,
+)
 
 LINES_DIR = "lines"
 """Where profiles live inside the data directory."""
@@ -37,80 +38,6 @@ FILE_MODE = 0o644
 """Not secret: the web page and support bundles read it."""
 MAX_FILE_BYTES = 64 * 1024
 """A profile is about 2 KiB; anything much larger is not one."""
-
-
-class CallerIdMethod(StrEnum):
-    """How the exchange tells who is calling."""
-
-    NONE = "none"
-    """No caller ID was received on any test call."""
-    BELL_202 = "bell202"
-    """1200 baud FSK, 1200/2200 Hz (Telcordia GR-30), on hook."""
-    V23 = "v23"
-    """1200 baud FSK, 1300/2100 Hz (ETSI EN 300 659-1), on hook."""
-    DTMF = "dtmf"
-    """DTMF CLIP ('A' number 'C'), on hook."""
-    AON = "aon"
-    """Russian AON: MF "2 of 6" after the box answers and asks with 500 Hz."""
-
-
-class DisconnectMethod(StrEnum):
-    """How the exchange tells the box that the far end hung up."""
-
-    POLARITY_REVERSAL = "polarity_reversal"
-    LOOP_CURRENT_DROP = "loop_current_drop"
-    """The loop current stops for a while (open-loop disconnect, "CPC")."""
-    BUSY_TONE = "busy_tone"
-    """Nothing electrical: only the busy (or congestion) tone."""
-    NONE = "none"
-    """Nothing within the time limit: the box can only time out on silence."""
-
-
-@dataclass(frozen=True, slots=True)
-class FxoLineSettings:
-    """An FXO line as the exchange runs it (proposed configuration section `fxo_lines`)."""
-
-    ring_cadence_ms: tuple[int, ...] = field(
-        default=(),
-        metadata=setting("Ringing on/off times, ending with the longest pause; empty accepts "
-                         "any cadence. Ring validation compares bursts with it (±20 %).",
-                         unit="ms", maximum=8, example="[1000, 4000]"))
-    caller_id: CallerIdMethod = field(
-        default=CallerIdMethod.NONE,
-        metadata=setting("How caller ID arrives: none, bell202, v23, dtmf (on hook) or aon "
-                         "(Russian AON, asked for after answering)."))
-    caller_id_timing: CidTiming | None = field(
-        default=None,
-        metadata=setting("When on-hook caller ID arrives: after_first_ring, "
-                         "before_ring_reversal, before_ring_dt_as or before_ring_rp_as; null "
-                         "for none and aon."))
-    disconnect: DisconnectMethod = field(
-        default=DisconnectMethod.NONE,
-        metadata=setting("The signal that ends a call when the far end hangs up: "
-                         "polarity_reversal, loop_current_drop, busy_tone or none."))
-    loop_drop_min_ms: int | None = field(
-        default=None,
-        metadata=setting("Shortest loop-current break taken as a disconnect (half the break "
-                         "the exchange gives, so dialling glitches are not).", unit="ms",
-                         minimum=10, maximum=2000))
-    busy_tone_hz: tuple[float, ...] = field(
-        default=(),
-        metadata=setting("Frequencies of the busy tone this exchange plays.", unit="Hz",
-                         maximum=2, example="[425]"))
-    busy_tone_cadence_ms: tuple[int, ...] = field(
-        default=(),
-        metadata=setting("Busy tone on and off times.", unit="ms", maximum=2,
-                         example="[350, 350]"))
-    ac_termination: str | None = field(
-        default=None,
-        metadata=setting("AC impedance the port presents to the line (a name of "
-                         "firmware.linewizard.terminations.TERMINATIONS); null keeps the "
-                         "driver's country default.", example="ctr21"))
-    tx_gain_db: float = field(
-        default=0.0,
-        metadata=setting("Gain towards the line; lowered when the hybrid's echo return loss is "
-                         "under 6 dB, the least the echo canceller is built for (G.168).",
-                         unit="dB", minimum=-12.0, maximum=6.0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,8 @@ from typing import TextIO, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from firmware.linewizard.profile import CallerIdMethod, LineProfile
+from firmware.config.schema import CallerIdMethod
+from firmware.linewizard.profile import LineProfile
 from firmware.linewizard.terminations import TERMINATIONS, Network
 from firmware.linewizard.wizard import Instruction, WizardOptions, learn_line
 from firmware.media.aon import AonCategory, encode_packet

@@ -21,10 +21,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from firmware.config.schema import CallerIdMethod, DisconnectMethod
 from firmware.linewizard.learner import DBM0_PEAK
 from firmware.linewizard.profile import (
-    CallerIdMethod,
-    DisconnectMethod,
     LineProfile,
     load_profile,
     write_profile,
@@ -114,7 +113,7 @@ def test_wizard_learns_ring_cadence_caller_id_and_disconnect(
     s = profile.settings
     assert s.ring_cadence_ms == want.cadence_ms
     assert s.caller_id is want.caller_id
-    assert s.caller_id_timing is want.timing
+    assert s.caller_id_timing == want.timing
     assert s.disconnect is want.disconnect
     assert s.busy_tone_hz == want.busy_hz
     assert s.busy_tone_cadence_ms == want.busy_ms
@@ -278,7 +277,7 @@ async def test_plain_sim_port_without_termination_control_measures_the_line_echo
     assert profile.echo.delay_ms == pytest.approx(40 / 8, abs=0.2)
     assert profile.settings.ac_termination is None
     assert profile.settings.caller_id is CallerIdMethod.BELL_202
-    assert profile.settings.caller_id_timing is CidTiming.AFTER_FIRST_RING
+    assert profile.settings.caller_id_timing == CidTiming.AFTER_FIRST_RING
     assert profile.settings.disconnect is DisconnectMethod.LOOP_CURRENT_DROP
     assert profile.settings.ring_cadence_ms == (1000, 4000)
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from firmware import cli
-from firmware.linewizard.profile import CallerIdMethod, DisconnectMethod, load_profile
+from firmware.config.schema import CallerIdMethod, CallerIdTiming, DisconnectMethod
+from firmware.config.store import ConfigStore
+from firmware.linewizard.profile import load_profile
 
 
 def test_rehearsal_learns_the_line_and_writes_its_profile(
@@ -19,11 +21,30 @@ def test_rehearsal_learns_the_line_and_writes_its_profile(
     assert ">>> Call this line (fxo2) now from a mobile phone (test call 1 of 1)" in out
     assert ">>> Hang up now (test call 1 of 1)." in out
     assert "caller ID      Russian AON (after answering); heard 1234567 (matches)" in out
-    assert f"Written to {tmp_path / 'lines' / 'fxo2.yaml'}" in out
+    assert f"Evidence written to {tmp_path / 'lines' / 'fxo2.yaml'}" in out
+    assert "No configuration in this data directory yet" in out
     profile = load_profile(tmp_path / "lines" / "fxo2.yaml")
     assert profile.port == "fxo2" and profile.learnt_at.endswith("+00:00")
     assert profile.settings.caller_id is CallerIdMethod.AON
     assert profile.settings.disconnect is DisconnectMethod.BUSY_TONE
+
+
+def test_learnt_settings_become_the_ports_entry_in_a_new_configuration_revision(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = ConfigStore(tmp_path)
+    store.bootstrap()                                    # the default office, revision 1
+    for kind, revision in (("ru-aon", 2), ("bell-after-ring", 3)):
+        code = cli.main(["line", "learn", "1", "--simulate", kind, "--data", str(tmp_path),
+                         "--calls", "1"])
+        out, err = capsys.readouterr()
+        assert code == cli.EX_OK, err
+        assert f"Configuration revision {revision} is active" in out
+    number, config = ConfigStore(tmp_path).current()
+    assert number == 3
+    [line] = config.fxo_lines                            # learnt again: replaced, not added
+    assert line.port == "fxo1" and line.caller_id is CallerIdMethod.BELL_202
+    assert line.caller_id_timing is CallerIdTiming.AFTER_FIRST_RING
+    assert [u.extension for u in config.users] == ["201", "202", "203", "204"]  # kept
 
 
 def test_no_ring_within_the_time_limit_is_a_message_not_a_crash(

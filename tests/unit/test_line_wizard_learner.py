@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from firmware.config.schema import CallerIdMethod, DisconnectMethod
 from firmware.linewizard.learner import (
     DBM0_PEAK,
     AlertToneDetector,
@@ -36,8 +37,6 @@ from firmware.linewizard.learner import (
     summarise,
 )
 from firmware.linewizard.profile import (
-    CallerIdMethod,
-    DisconnectMethod,
     load_profile,
     profile_from_data,
     profile_to_data,

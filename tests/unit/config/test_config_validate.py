@@ -167,6 +167,12 @@ def test_extensions_are_unique() -> None:
     assert p.message == "'201' is already used by users[0]: each extension must be unique"
 
 
+def test_an_fxo_port_has_one_line_entry() -> None:
+    p = only_problem("fxo_lines:\n  - {port: fxo1}\n  - {port: fxo1, caller_id: v23}\n")
+    assert (p.path, p.line) == ("fxo_lines[1].port", 3)
+    assert p.message == "'fxo1' is already used by fxo_lines[0]: each port must be unique"
+
+
 def test_user_ids_are_unique() -> None:
     p = only_problem('users:\n  - {id: a, extension: "201"}\n  - {id: a, extension: "202"}\n')
     assert p.path == "users[1].id"
