@@ -202,6 +202,10 @@ class KernelForwarder:
                 await self.sync(loop.time())
             except NftError as exc:
                 await self._recover(exc)
+            except Exception:  # noqa: BLE001 - a bug here must not strand calls in the kernel
+                log.exception("kernel media forwarding failed; all media back to user space")
+                await self.close()
+                return
 
     async def sync(self, now: float) -> None:
         """One pass: take back what changed, offload what settled, read counters when due.

@@ -276,3 +276,21 @@ async def test_without_nft_rights_media_stays_in_user_space(relay: MediaRelay) -
     forwarder = KernelForwarder(relay, Refusing())
     assert not await forwarder.start()
     assert not forwarder.active
+
+
+async def test_a_bug_in_the_forwarder_gives_every_call_back_to_user_space(
+    relay: MediaRelay,
+) -> None:
+    class Broken(RecordingNft):
+        async def run(self, args: Sequence[str], script: str | None = None) -> str:
+            if script is not None and script.startswith("add element"):
+                raise RuntimeError("a bug")
+            return await super().run(args, script)
+
+    nft = Broken()
+    forwarder = KernelForwarder(relay, nft, settle_s=0.0, interval_s=0.01)
+    assert await forwarder.start()
+    await _latched(relay)
+    await asyncio.wait_for(forwarder.run(), 2.0)    # returns instead of dying silently
+    assert not forwarder.active
+    assert nft.scripts[-1].endswith("delete table ip switchbox_24000_24999\n")
