@@ -327,7 +327,8 @@ _ALGORITHMS = {DigestAlgorithm.MD5: Algorithm.MD5, DigestAlgorithm.SHA256: Algor
 
 def _controller_settings(advertise: str, config: Config) -> ControllerSettings:
     return ControllerSettings(advertise, config.calls.ring_timeout_s,
-                              config.calls.media_timeout_s)
+                              config.calls.media_timeout_s,
+                              config.calls.max_calls_per_source)
 
 
 def _reload(store: ConfigStore, path: Path | None) -> None:

@@ -16,6 +16,7 @@ exception in it ends that call with `internal_error` while the others stay up.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 from collections.abc import Coroutine, Iterable
@@ -76,6 +77,10 @@ _FORWARDED_IN_DIALOG = frozenset({"INVITE", "INFO", "UPDATE"})
 _BAD_EVENT = 489  # RFC 6665 §8.3.2 Bad Event: we publish no event packages yet
 
 
+RETRY_AFTER_S = 5
+"""Retry-After of a 503 for too many calls from one address (RFC 3261 §20.33)."""
+
+
 class CallState(StrEnum):
     SETUP = "setup"
     RINGING = "ringing"
@@ -91,6 +96,8 @@ class ControllerSettings:
     ring_timeout_s: float = 60.0
     media_timeout_s: float = 120.0
     """0: never hang up for lack of media."""
+    max_calls_per_source: int = 100
+    """Calls in progress from one IP address; more get 503 with Retry-After."""
 
 
 @dataclass(eq=False, slots=True)
@@ -162,6 +169,8 @@ class CallController:
         self.settings = settings
         self._throttle = throttle
         self.calls: dict[CallId, Call] = {}
+        self._calls_from: collections.Counter[str] = collections.Counter()
+        """Calls in progress per source address (the caller's leg's host)."""
         self._by_server_tx: dict[ServerTransactionId, Call] = {}
         self._by_client_tx: dict[ClientTransactionId, SipLeg] = {}
         self._legs_call: dict[LegId, Call] = {}
@@ -394,6 +403,13 @@ class CallController:
             return
         caller_device = self._authenticate(request, source, tx, "Proxy-Authorization", now)
         if caller_device is None:
+            return
+        if self._calls_from[source.host] >= self.settings.max_calls_per_source:
+            # A phone, a SIP-DECT base or a trunk gone mad must not take every port and line.
+            log.warning("refusing a call from %s: %d calls in progress from there",
+                        source.host, self._calls_from[source.host])
+            self._reply(request, tx, SipStatus.SERVICE_UNAVAILABLE, "Too many calls",
+                        extra=[("Retry-After", str(RETRY_AFTER_S))])
             return
         caller_user = self.directory.users.get(caller_device.user)
         dialled = parse_uri(request.uri).user or ""
@@ -717,7 +733,11 @@ class CallController:
         for leg in (call.a, call.b):
             if leg is not None:
                 leg.state = LegState.TERMINATED
-        self.calls.pop(call.id, None)
+        if self.calls.pop(call.id, None) is not None:
+            host = call.a.peer.host
+            self._calls_from[host] -= 1
+            if not self._calls_from[host]:
+                del self._calls_from[host]
         self._bus.publish(CallEnded(
             call.id, call.caller, call.dialled, cause, status, call.started_at,
             call.answered_at, now, call.answered_by, tuple(call.rung),
@@ -886,6 +906,7 @@ class CallController:
 
     def _register_call(self, call: Call) -> None:
         self.calls[call.id] = call
+        self._calls_from[call.a.peer.host] += 1
         self._legs_call[call.a.id] = call
         if call.a.server_tx is not None:
             self._by_server_tx[call.a.server_tx] = call

@@ -234,6 +234,13 @@ class CallSettings:
                          "nobody stays busy for ever; calls on hold are exempt; 0 turns it "
                          "off.", unit="s", minimum=0.0, maximum=3600.0)
     )
+    max_calls_per_source: int = field(
+        default=100,
+        metadata=setting("Calls in progress that may come from one IP address (a phone, a "
+                         "SIP-DECT base, a trunk, a box of another office); more are refused "
+                         "with 503 and Retry-After, so that one address gone mad cannot take "
+                         "every RTP port and line.", minimum=1, maximum=10000)
+    )
 
 
 @dataclass(frozen=True, slots=True)

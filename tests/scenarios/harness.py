@@ -93,7 +93,7 @@ def account(username: str) -> Device:
 
 
 def office_config(sip_port: int, rtp_start: int,
-                  calls: dict[str, float] | None = None) -> dict[str, Any]:
+                  calls: dict[str, float | int] | None = None) -> dict[str, Any]:
     """The configuration document an installer would write for `OFFICE` (`calls`: settings
     of the `calls` section, e.g. a short ring timeout)."""
     return ({"calls": calls} if calls else {}) | {
@@ -153,7 +153,8 @@ class Box:
 
     @classmethod
     async def serve(cls, workdir: Path, *, ring_timeout_s: float | None = None,
-                    media_timeout_s: float | None = None, t1_s: float | None = None) -> Box:
+                    media_timeout_s: float | None = None, t1_s: float | None = None,
+                    max_calls_per_source: int | None = None) -> Box:
         """The service as installed: config file → `prepare` → `serve`, ready line awaited.
 
         `t1_s` runs the SIP timers faster (Timer B = 64·T1) so that a phone that never answers
@@ -161,7 +162,8 @@ class Box:
         port, rtp_start = free_sip_port(), free_rtp_range()
         config = workdir / "switchbox.yaml"
         calls = {name: value for name, value in (("ring_timeout_s", ring_timeout_s),
-                                                 ("media_timeout_s", media_timeout_s))
+                                                 ("media_timeout_s", media_timeout_s),
+                                                 ("max_calls_per_source", max_calls_per_source))
                  if value is not None}
         document = office_config(port, rtp_start, calls)
         config.write_text(yaml.safe_dump(document), encoding="utf-8")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import pytest
 
-from .harness import Office, account
+from .harness import Box, Office, account
 
 
 def _loopback_alias_usable(host: str) -> bool:
@@ -53,3 +54,20 @@ async def test_phones_registering_at_the_same_moment_all_get_in(office: Office) 
              for name in ("201", "202", "202-soft", "203")]
     answers = await asyncio.gather(*(phone.register() for phone in staff))
     assert [a.status for a in answers] == [200, 200, 200, 200]
+
+
+async def test_one_address_may_not_hold_more_calls_than_allowed(tmp_path: Path) -> None:
+    """Every phone of this rehearsal is on 127.0.0.1: with one call allowed per address, a
+    second call is refused with 503 and Retry-After, and once the first ends the next goes."""
+    async with Office(await Box.serve(tmp_path, max_calls_per_source=1)) as office:
+        alice, bob, carol = (await office.phone("201"), await office.phone("202"),
+                             await office.phone("203"))
+        await alice.dial("203")
+        await carol.ringing()
+        await bob.dial("203")
+        refused = await bob.expect_response(503, "INVITE")
+        assert refused.headers.get("Retry-After") == "5"
+        alice.cancel()
+        await alice.expect_response(487, "INVITE")
+        await bob.dial("203")
+        await carol.ringing()
