@@ -85,6 +85,8 @@ class LoadOffice:
                             "kind": "sip", "auth": "none",
                             "contact": f"sip:uas@{CALLEE_HOST}:{self.uas_port}"})
         return {
+            # One SIPp process is one address carrying every call of the load.
+            "calls": {"max_calls_per_source": 10000},
             "sip": {
                 "listen": PBX_HOST,
                 "port": self.sip_port,
