@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -52,6 +53,13 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.unlink(temp)
         raise
     fsync_directory(path.parent)
+
+
+def write_json_atomic(path: Path, data: object, mode: int = 0o600) -> None:
+    """`write_atomic` of `data` as indented UTF-8 JSON (metadata beside recordings and
+    messages, manifests). Raises OSError, TypeError for data JSON cannot hold."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    write_atomic(path, text.encode("utf-8"), mode)
 
 
 def create_exclusive(path: Path, data: bytes, mode: int = 0o600) -> None:

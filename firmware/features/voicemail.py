@@ -54,10 +54,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from firmware.config.durable import fsync_directory, write_json_atomic
 from firmware.config.schema import ID_HINT, ID_PATTERN, setting
 from firmware.features.destination import Destination
 from firmware.features.menu import (
@@ -220,25 +220,6 @@ class MailboxFull(VoicemailError):
 # --- the store --------------------------------------------------------------------------------
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, path)
-    _fsync_dir(path.parent)
-
-
 def _wav_duration_s(path: Path) -> float:
     with wave.open(str(path), "rb") as w:
         return w.getnframes() / w.getframerate()
@@ -363,14 +344,14 @@ class VoicemailStore:
             target = self._dir(draft.mailbox, "greetings") / f"{draft.greeting.value}.wav"
             os.replace(recording.audio_path, target)
             recording.metadata_path.unlink(missing_ok=True)
-            _fsync_dir(target.parent)
+            fsync_directory(target.parent)
             return None
         messages = self._dir(draft.mailbox, "messages")
         self._index(messages / f"{draft.message_id}.json", Folder.NEW, draft.caller,
                     draft.caller_name, draft.received_at, float(recording.metadata["duration_s"]),
                     recovered=False)
         os.replace(recording.audio_path, messages / f"{draft.message_id}.wav")
-        _fsync_dir(messages)
+        fsync_directory(messages)
         recording.metadata_path.unlink(missing_ok=True)
         log.info("voicemail %r: message %s from %r (%.1f s)", draft.mailbox, draft.message_id,
                  draft.caller, recording.metadata["duration_s"])
@@ -389,7 +370,7 @@ class VoicemailStore:
     @staticmethod
     def _index(path: Path, folder: Folder, caller: str, caller_name: str, received_at: datetime,
                duration_s: float, *, recovered: bool) -> None:
-        _write_json_atomic(path, {
+        write_json_atomic(path, {
             "version": INDEX_VERSION, "folder": folder.value, "caller": caller,
             "caller_name": caller_name, "received_at": received_at.astimezone(UTC).isoformat(),
             "duration_s": round(duration_s, 3), "recovered": recovered,
@@ -410,16 +391,16 @@ class VoicemailStore:
         except (OSError, ValueError) as exc:
             raise VoicemailError(f"no message {message_id!r} in {mailbox!r}: {exc}") from exc
         data["folder"] = folder.value
-        _write_json_atomic(index, data)
+        write_json_atomic(index, data, 0o600)
         return self.counts(mailbox)
 
     def delete(self, mailbox: str, message_id: str) -> MessageWaitingChanged:
         """Remove a message: audio first, then the index (so it can never come back)."""
         index = self._message_index(mailbox, message_id)
         index.with_suffix(".wav").unlink(missing_ok=True)
-        _fsync_dir(index.parent)
+        fsync_directory(index.parent)
         index.unlink(missing_ok=True)
-        _fsync_dir(index.parent)
+        fsync_directory(index.parent)
         return self.counts(mailbox)
 
     # -- PIN --
@@ -446,7 +427,7 @@ class VoicemailStore:
         salt = secrets.token_bytes(16)
         digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, _PBKDF2_ITERATIONS)
         self._dir(mailbox, "")
-        _write_json_atomic(self.root / mailbox / "pin.json", {
+        write_json_atomic(self.root / mailbox / "pin.json", {
             "version": 1, "salt": salt.hex(), "iterations": _PBKDF2_ITERATIONS,
             "hash": digest.hex(),
         })
@@ -469,7 +450,8 @@ class VoicemailStore:
         incoming, messages = box / "incoming", self._dir(box.name, "messages")
         greetings_incoming = box / "greetings" / "incoming"
         changed = False
-        for stale in [*messages.glob(".*.tmp"), *box.glob(".*.tmp")]:
+        # Temporary files of an interrupted write_json_atomic (firmware/config/durable.py).
+        for stale in [*messages.glob(".tmp-*"), *box.glob(".tmp-*")]:
             stale.unlink(missing_ok=True)
         if greetings_incoming.is_dir():  # an unfinished greeting never replaces the old one
             for stale in greetings_incoming.iterdir():
@@ -495,7 +477,7 @@ class VoicemailStore:
         for audio in sorted(messages.glob("*.wav")):
             if not audio.with_suffix(".json").is_file():
                 changed |= self._adopt(box.name, audio, None, messages, min_message_s)
-        _fsync_dir(messages)
+        fsync_directory(messages)
         return changed
 
     def _adopt(self, mailbox: str, audio: Path, sidecar: Path | None, messages: Path,

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware.config.durable import write_json_atomic
 from firmware.media.frame import FRAME_MS, Frame, SampleRate, samples_per_frame
 from firmware.media.moh import AUDIO_SUFFIXES, AudioDecodeError, Pcm, decode_audio_file
 from firmware.media.prompt_catalog import CATALOG, Language
@@ -189,20 +190,11 @@ def build(
                     continue
                 manifest[key] = _fingerprint(language, CATALOG[language][prompt_id])
                 built.append(key)
-    _write_json_atomic(manifest_path, manifest)
+    write_json_atomic(manifest_path, manifest, 0o644)
     if error is not None:
         raise error
     log.info("prompts: %d built, %d up to date in %s", len(built), len(skipped), out_dir)
     return BuildReport(tuple(built), tuple(skipped))
-
-
-def _write_json_atomic(path: Path, data: object) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, path)
 
 
 # --- installer uploads ------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from firmware.config.durable import fsync_directory, write_json_atomic
 from firmware.media.frame import Frame, SampleRate
 
 log = logging.getLogger(__name__)
@@ -161,24 +162,6 @@ def _header(channels: int, rate_hz: int, data_bytes: int) -> bytes:
     )  # fmt: skip
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, path)
-
-
 class CallRecorder:
     """Records one call; create with `CallRecorder.open()`, feed `write()` every tick, `close()`.
 
@@ -275,7 +258,7 @@ class CallRecorder:
             "stop_reason": None,
         }
         try:
-            _write_json_atomic(directory / f"{base}.json{PART_SUFFIX}", metadata)
+            write_json_atomic(directory / f"{base}.json{PART_SUFFIX}", metadata, 0o640)
             file = open(part, "xb")  # owned by the recorder until close()
         except OSError as exc:
             raise RecordingRefused(
@@ -284,7 +267,7 @@ class CallRecorder:
         file.write(_header(channels, int(settings.rate), 0))
         file.flush()
         os.fsync(file.fileno())
-        _fsync_dir(directory)
+        fsync_directory(directory)
         log.info("recording call %r to %s (%s)", call_id, final, settings.layout.value)
         return cls(file, part, metadata, settings, now, started_wall_s, disk_free)
 
@@ -408,9 +391,9 @@ class CallRecorder:
         metadata_path = directory / f"{base}.json"
         try:
             os.replace(self._part_path, final)
-            _write_json_atomic(metadata_path, self._metadata)
+            write_json_atomic(metadata_path, self._metadata, 0o640)
             (directory / f"{base}.json{PART_SUFFIX}").unlink(missing_ok=True)
-            _fsync_dir(directory)
+            fsync_directory(directory)
         except OSError as exc:
             raise RecordingError(f"finalising {final}: {exc}") from exc
         log.info("recording %s finished (%s, %.1f s)", final, reason.value, self.duration_s)
@@ -461,9 +444,9 @@ def recover(directory: Path) -> list[Recording]:
                 stop_reason=StopReason.RECOVERED.value,
             )
             metadata_path = directory / f"{base}.json"
-            _write_json_atomic(metadata_path, metadata)
+            write_json_atomic(metadata_path, metadata, 0o640)
             sidecar_part.unlink(missing_ok=True)
-            _fsync_dir(directory)
+            fsync_directory(directory)
         except OSError as exc:
             log.warning("cannot recover recording %s: %s", part, exc)
             continue
@@ -486,9 +469,9 @@ def recover(directory: Path) -> list[Recording]:
                 complete=False,
                 stop_reason=StopReason.RECOVERED.value,
             )
-            _write_json_atomic(metadata_path, metadata)
+            write_json_atomic(metadata_path, metadata, 0o640)
             sidecar_part.unlink()
-            _fsync_dir(directory)
+            fsync_directory(directory)
         except (OSError, ValueError, EOFError, wave.Error) as exc:
             log.warning("cannot recover the sidecar of %s: %s", final, exc)
             continue

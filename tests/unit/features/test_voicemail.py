@@ -424,4 +424,4 @@ def test_save_is_one_atomic_index_write(store: VoicemailStore) -> None:
     assert store.move("alice", message.id, Folder.SAVED) == MessageWaitingChanged("alice", 0, 1)
     after = json.loads(index.read_text())
     assert (before["folder"], after["folder"]) == ("new", "saved")
-    assert not list(index.parent.glob(".*.tmp"))
+    assert not list(index.parent.glob(".tmp-*"))
