@@ -18,6 +18,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -34,6 +35,8 @@ from firmware.config.schema import Config, DeviceAuth, DigestAlgorithm
 from firmware.config.store import ConfigStore, NoActiveRevision, Revision
 from firmware.media.forwarder import KernelForwarder, NftCommand
 from firmware.media.relay import MediaRelay, PortAllocator
+from firmware.records.cdr import CallRecorder
+from firmware.records.store import RecordWriter, db_path, record_calls
 from firmware.service.systemd import Notifier
 from firmware.sip.auth import Algorithm, DigestAuthenticator, FailureThrottle
 from firmware.sip.message import Limits
@@ -182,6 +185,9 @@ async def serve(
     forwarder: KernelForwarder | None = None
     forwarding: asyncio.Task[None] | None = None
     console: asyncio.Task[None] | None = None
+    records = RecordWriter(db_path(options.data_dir))
+    records_stop = asyncio.Event()
+    recording: asyncio.Task[None] | None = None
     async with board:
         try:
             await transport.start()
@@ -223,15 +229,26 @@ async def serve(
                 loop.add_signal_handler(signal.SIGHUP, reload)
             listening = ", ".join(
                 f"{t.lower()}:{sip.listen}:{transport.local_address(t)[1]}" for t in transports)
+            # Everything that watches calls starts before the ready line: a call placed the
+            # moment the service says it is ready must be forwarded and recorded.
+            if sip.kernel_forwarding:
+                forwarder = await _start_forwarder(relay)
+                if forwarder is not None:
+                    forwarding = loop.create_task(forwarder.run(), name="kernel-forwarder")
+            try:
+                await records.open()
+            except (OSError, sqlite3.Error) as exc:
+                log.error("call records unavailable (%s); calls go on unrecorded", exc)
+            else:
+                recording = loop.create_task(
+                    record_calls(bus, CallRecorder(), records, clock, stop=records_stop),
+                    name="call-records")
+                await asyncio.sleep(0)  # let it subscribe to the bus
             _settle_heap()
             out.write(f"switchbox ready: SIP on {listening}, advertised as {advertise}, "
                       f"board {options.board}, {len(config.users)} users, pid {os.getpid()}\n")
             out.flush()
             notifier.ready(f"ready: SIP on {listening}")
-            if sip.kernel_forwarding:
-                forwarder = await _start_forwarder(relay)
-                if forwarder is not None:
-                    forwarding = loop.create_task(forwarder.run(), name="kernel-forwarder")
             if options.console:
                 console = await _start_console(sim, out)
             await _until_stopped(stop, notifier, controller, registrar)
@@ -240,6 +257,7 @@ async def serve(
             stopping_at = loop.time()
             log.info("stopping: %d calls to end", len(controller.calls))
             await controller.shutdown(grace_s=BYE_GRACE_S)
+            records_stop.set()  # the calls just ended get their records, then it stops
             stack.close()
         finally:
             # The service contract is to be gone within 2 s of SIGTERM, however busy: each
@@ -250,6 +268,10 @@ async def serve(
                     if console is not None:
                         console.cancel()
                         await asyncio.wait([console])
+                    if recording is not None:
+                        records_stop.set()
+                        await asyncio.wait([recording])
+                        await records.close()
                     if forwarding is not None:
                         forwarding.cancel()
                         await asyncio.wait([forwarding])
