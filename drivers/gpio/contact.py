@@ -16,11 +16,9 @@ from collections.abc import Mapping
 
 from drivers.gpio.lines import GpioLines, InputLine
 from drivers.gpio.owner import LineOwner
-from hal.clock import Clock, TimerHandle
-from hal.contact import DEFAULT_DEBOUNCE_MS, ContactInput
-from hal.debounce import Debouncer, Edge
+from hal.clock import Clock
+from hal.contact import DEFAULT_DEBOUNCE_MS, ContactInput, ContactSignal
 from hal.eventqueue import DEFAULT_MAXLEN
-from hal.events import Pressed, Released
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +34,15 @@ class GpioContactInput(LineOwner, ContactInput):
         self.pin = pin
         self.pull_up = pull_up
         self._debounce_ms = debounce_ms
-        self._debouncer = Debouncer(False, debounce_ms)
+        self._signal = ContactSignal(name, clock, debounce_ms, self._emit)
         self._line: InputLine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: TimerHandle | None = None
-        self._pressed_at: float | None = None
         self.edges = 0
         """Raw edges seen (chatter included): a rising count with no events means bounce."""
 
     @property
     def is_pressed(self) -> bool:
-        return self._debouncer.state
+        return self._signal.pressed
 
     @property
     def debounce_ms(self) -> float:
@@ -70,9 +66,7 @@ class GpioContactInput(LineOwner, ContactInput):
             self._sample(True, self._clock.now())
 
     def _release(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._signal.cancel()
         line, self._line = self._line, None
         if line is not None:
             line.close()
@@ -89,22 +83,4 @@ class GpioContactInput(LineOwner, ContactInput):
         if self._line is None:  # released meanwhile
             return
         self.edges += 1
-        self._settle(self._debouncer.sample(raw, at))
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._settle(self._debouncer.handle_timers(self._clock.now()))
-
-    def _settle(self, edges: list[Edge]) -> None:
-        for edge in edges:
-            if edge.state:
-                self._pressed_at = edge.at
-                self._emit(Pressed(self.name, edge.at))
-            else:
-                held_ms = 0 if self._pressed_at is None else round(
-                    (edge.at - self._pressed_at) * 1000)
-                self._emit(Released(self.name, edge.at, held_ms))
-        if self._timer is not None:
-            self._timer.cancel()
-        deadline = self._debouncer.next_deadline()
-        self._timer = None if deadline is None else self._clock.call_at(deadline, self._on_timer)
+        self._signal.sample(raw, at)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import functools
 
-from hal.clock import Clock, TimerHandle
-from hal.contact import DEFAULT_DEBOUNCE_MS, ContactInput
-from hal.debounce import Debouncer, Edge
+from hal.clock import Clock
+from hal.contact import DEFAULT_DEBOUNCE_MS, ContactInput, ContactSignal
 from hal.eventqueue import DEFAULT_MAXLEN
-from hal.events import Pressed, Released
 
 
 class SimContactInput(ContactInput):
@@ -22,14 +20,12 @@ class SimContactInput(ContactInput):
         self.channel = channel
         self._clock = clock
         self._debounce_ms = debounce_ms
-        self._debouncer = Debouncer(False, debounce_ms)
+        self._signal = ContactSignal(name, clock, debounce_ms, self._emit)
         self._raw = False
-        self._timer: TimerHandle | None = None
-        self._pressed_at: float | None = None
 
     @property
     def is_pressed(self) -> bool:
-        return self._debouncer.state
+        return self._signal.pressed
 
     @property
     def debounce_ms(self) -> float:
@@ -57,30 +53,11 @@ class SimContactInput(ContactInput):
         self._raw = raw
         if not self.status.in_service:
             return
-        self._settle(self._debouncer.sample(raw, self._clock.now()))
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._settle(self._debouncer.handle_timers(self._clock.now()))
-
-    def _settle(self, edges: list[Edge]) -> None:
-        for edge in edges:
-            if edge.state:
-                self._pressed_at = edge.at
-                self._emit(Pressed(self.name, edge.at))
-            else:
-                held_ms = 0 if self._pressed_at is None else round(
-                    (edge.at - self._pressed_at) * 1000)
-                self._emit(Released(self.name, edge.at, held_ms))
-        if self._timer is not None:
-            self._timer.cancel()
-        deadline = self._debouncer.next_deadline()
-        self._timer = None if deadline is None else self._clock.call_at(deadline, self._on_timer)
+        self._signal.sample(raw, self._clock.now())
 
     async def _open(self) -> None:
         if self._raw:
             self._sample(True)
 
     async def _close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self._signal.cancel()
