@@ -26,12 +26,13 @@ from typing import TextIO
 from firmware import simulation
 from firmware.bus import EventBus
 from firmware.calls.controller import CallController, ControllerSettings
-from firmware.calls.directory import DeviceEntry, Directory, UserEntry
+from firmware.calls.office import build_office
+from firmware.calls.ports import PortServices
 from firmware.cli import Loop, RunOptions
 from firmware.clock import MonotonicClock
 from firmware.config.durable import write_atomic
 from firmware.config.errors import ConfigError
-from firmware.config.schema import Config, DeviceAuth, DigestAlgorithm
+from firmware.config.schema import Config, DigestAlgorithm
 from firmware.config.store import ConfigStore, NoActiveRevision, Revision
 from firmware.media.forwarder import KernelForwarder, NftCommand
 from firmware.media.relay import MediaRelay, PortAllocator
@@ -45,8 +46,8 @@ from firmware.sip.registrar import Registrar, RegistrarPolicy
 from firmware.sip.stack import TransactionStack
 from firmware.sip.transaction import TransactionEvent, TransactionLayer
 from firmware.sip.transport import SipTransport
-from firmware.sip.uri import parse_uri
-from hal.board import BoardError, find_board, load_board
+from hal.board import Board, BoardError, find_board, load_board
+from hal.fxo import FxoPort
 from hal.loader import create_board
 from hal.sim.board import SimBoard
 
@@ -57,18 +58,6 @@ EX_CONFIG = 78
 EX_UNAVAILABLE = 69
 STATUS_INTERVAL_S = 10.0
 EXPIRY_INTERVAL_S = 5.0
-
-
-def build_directory(config: Config) -> Directory:
-    """The call controller's view of one revision."""
-    users = [UserEntry(u.id, u.name or f"Extension {u.extension}", u.extension)
-             for u in config.users]
-    devices = []
-    for d in config.devices:
-        contact = parse_uri(d.contact) if d.contact else None
-        password = d.password if d.auth is DeviceAuth.DIGEST else None
-        devices.append(DeviceEntry(d.id, d.user, d.username, password, contact))
-    return Directory(users, devices)
 
 
 def advertised_host(config: Config, listen: str) -> str:
@@ -123,11 +112,13 @@ async def serve(
     *,
     bus: EventBus | None = None,
     layer: TransactionLayer | None = None,
+    board: Board | None = None,
 ) -> int:
     """Run until `stop` is set (or SIGTERM/SIGINT). Returns the process exit code.
 
     `bus` lets an embedding program (the scenario tests, later the web page) watch the events;
-    `layer` lets tests run the RFC 3261 timers faster than a network would allow."""
+    `layer` lets tests run the RFC 3261 timers faster than a network would allow; `board`
+    (not yet opened) lets a rehearsal drive the simulated phones and lines it built."""
     store = ConfigStore(options.data_dir)
     try:
         try:
@@ -148,7 +139,8 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
 
     try:
-        board = create_board(load_board(find_board(options.board)))
+        if board is None:
+            board = create_board(load_board(find_board(options.board)))
         sim = simulation.wire(board)
     except (BoardError, FileNotFoundError, LookupError) as exc:
         log.error("board %r unusable: %s", options.board, exc)
@@ -197,13 +189,17 @@ async def serve(
         try:
             tu = _DeferredTu()
             stack = TransactionStack(layer, transport, clock, tu)
+            ports_service = None
+            office = build_office(config, [d.name for d in board.devices if isinstance(d, FxoPort)])
             controller = CallController(
-                stack=stack, directory=build_directory(config), registrar=registrar,
+                stack=stack, directory=office.directory, registrar=registrar,
                 authenticator=authenticator, relay=relay, bus=bus, clock=clock,
                 settings=_controller_settings(advertise, config),
                 throttle=FailureThrottle(),
             )
             tu.target = controller
+            ports_service = PortServices(board, controller, config)
+            ports_service.apply(office, config)
 
             def on_revision(revision: Revision, new: Config) -> None:
                 try:
@@ -215,7 +211,9 @@ async def serve(
                 if effective.sip != config.sip:
                     log.warning("revision %d changes SIP settings; they take effect at the "
                                 "next start", revision.number)
-                controller.apply_directory(build_directory(effective))
+                revised = build_office(effective, ports_service.fxo_ports)
+                controller.apply_directory(revised.directory)
+                ports_service.apply(revised, effective)
                 controller.settings = _controller_settings(advertise, effective)
                 _settle_heap()
                 log.info("configuration revision %d applied", revision.number)
@@ -235,6 +233,10 @@ async def serve(
                 forwarder = await _start_forwarder(relay)
                 if forwarder is not None:
                     forwarding = loop.create_task(forwarder.run(), name="kernel-forwarder")
+            try:
+                await ports_service.start()
+            except OSError as exc:
+                log.error("the board's ports cannot carry calls (%s); SIP goes on", exc)
             try:
                 await records.open()
             except (OSError, sqlite3.Error) as exc:
@@ -272,6 +274,8 @@ async def serve(
                         records_stop.set()
                         await asyncio.wait([recording])
                         await records.close()
+                    if ports_service is not None:
+                        await ports_service.close()
                     if forwarding is not None:
                         forwarding.cancel()
                         await asyncio.wait([forwarding])

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from firmware.bus import EventBus
+from firmware.calls.dialplan import DialPlan, EmergencyTarget, ExternalTarget, MatchState
 from firmware.calls.directory import DeviceEntry, Directory, UserEntry
 from firmware.calls.events import (
     Answered,
@@ -38,8 +39,12 @@ from firmware.calls.events import (
     Registered,
     Unregistered,
 )
+from firmware.calls.leg import CallerInfo, LegKind, PortLeg, PortSide
 from firmware.calls.sip_leg import LegRole, LegState, SipLeg
 from firmware.clock import Clock
+from firmware.media import negotiation
+from firmware.media.codecs.codec import Encoding
+from firmware.media.negotiation import LocalMedia
 from firmware.media.relay import MediaEndpoint, MediaRelay, RelayError, RelaySession
 from firmware.sip import sdp as sdp_mod
 from firmware.sip.auth import AuthOutcome, DigestAuthenticator, FailureThrottle
@@ -100,17 +105,45 @@ class ControllerSettings:
     """Calls in progress from one IP address; more get 503 with Retry-After."""
 
 
+Leg = SipLeg | PortLeg
+
+
+@dataclass(frozen=True, slots=True)
+class _SipTarget:
+    device: DeviceEntry
+    uri: str
+    peer: Peer
+
+
+@dataclass(frozen=True, slots=True)
+class _PortTarget:
+    device: str
+    kind: LegKind
+    port: str
+    dial: str = ""
+    handset: int | None = None
+
+
+_Target = _SipTarget | _PortTarget
+
+PORT_MEDIA = LocalMedia(Encoding.PCMA, 8, 101)
+"""What two ports of the box agree between themselves (G.711 A-law, RFC 4733 on 101)."""
+
+
 @dataclass(eq=False, slots=True)
 class Call:
     id: CallId
     caller: str
     caller_device: str
     dialled: str
-    a: SipLeg
+    a: Leg
     started_at: float
+    source: str = ""
+    """Whom the per-source call limit counts it against: the caller's address or port."""
+    caller_name: str = ""
     state: CallState = CallState.SETUP
-    forks: dict[LegId, SipLeg] = field(default_factory=dict)
-    b: SipLeg | None = None
+    forks: dict[LegId, Leg] = field(default_factory=dict)
+    b: Leg | None = None
     relay: RelaySession | None = None
     users: set[str] = field(default_factory=set)
     answered_at: float | None = None
@@ -120,11 +153,12 @@ class Call:
     ring_timer: asyncio.TimerHandle | None = None
     a_answered_final: bool = False
     pending_b_ack: SipLeg | None = None  # late offer: B's ACK waits for A's answer
+    pending_port: PortLeg | None = None  # late offer to a port: its media waits for A's ACK
     held: bool = False
     media_packets: int = 0  # RTP + RTCP relayed, last time we looked
     media_seen_at: float = 0.0
 
-    def other(self, leg: SipLeg) -> SipLeg | None:
+    def other(self, leg: Leg) -> Leg | None:
         return self.b if leg is self.a else self.a
 
 
@@ -179,7 +213,23 @@ class CallController:
         self._busy: dict[str, set[CallId]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
+        self._leg_ids = itertools.count(1)
         self.internal_errors = 0
+        self._sides: dict[LegKind, PortSide] = {}
+        self.dial_plan: DialPlan | None = None
+        """Routes what is not an extension (trunk access codes, emergency numbers); None:
+        extensions only."""
+        self.trunk_groups: dict[str, tuple[str, ...]] = {}
+        """Trunk group → its city lines (FXO port names) in hunting order."""
+        self._hunt_next: dict[str, int] = {}
+        self._port_busy: dict[str, int] = {}
+        """Calls in progress per port (a line with a held call and a consultation has two)."""
+        self._port_legs: dict[LegId, str] = {}
+        """Port legs counted in `_port_busy`, and their port."""
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
     def stats(self) -> dict[str, int]:
         """Sizes of every per-call index: all return to 0 when no call is up (leak check)."""
@@ -192,6 +242,7 @@ class CallController:
             "forwarded": len(self._forwarded),
             "busy_users": len(self._busy),
             "tasks": len(self._tasks),
+            "busy_ports": len(self._port_busy),
             "internal_errors": self.internal_errors,
         }
 
@@ -200,6 +251,16 @@ class CallController:
     def apply_directory(self, directory: Directory) -> None:
         """Take a new configuration revision. Calls in progress keep their legs and media."""
         self.directory = directory
+
+    def apply_routes(self, dial_plan: DialPlan | None,
+                     trunk_groups: dict[str, tuple[str, ...]]) -> None:
+        """Take a revision's dial plan and trunk groups (calls in progress keep theirs)."""
+        self.dial_plan = dial_plan
+        self.trunk_groups = dict(trunk_groups)
+
+    def attach(self, kind: LegKind, side: PortSide) -> None:
+        """Let the service that runs `kind` of port take part in calls."""
+        self._sides[kind] = side
 
     # -- entry point ----------------------------------------------------------------------------
 
@@ -417,47 +478,118 @@ class CallController:
         a = SipLeg(LegId(f"{call_id}-a"), LegRole.INBOUND, source, request, caller_device.id,
                    new_tag(), server_tx=tx)
         call = Call(call_id, caller_user.extension if caller_user else caller_device.id,
-                    caller_device.id, dialled, a, now)
+                    caller_device.id, dialled, a, now, source=source.host,
+                    caller_name=caller_user.name if caller_user else "")
         if caller_user is not None:
             call.users.add(caller_user.id)
         self._register_call(call)
         self._bus.publish(CallStarted(call_id, call.caller, dialled, now))
         log.info("%s: %s (%s) calls %r", call_id, call.caller, caller_device.id, dialled)
+        self._route(call, max(0, int(max_forwards) - 1))
 
+    def originate(self, leg: PortLeg, dialled: str, caller: CallerInfo,
+                  user: str | None = None) -> CallId:
+        """A port places a call: an analog phone or handset dialled `dialled`, or a city line
+        rings in (`dialled` is where its calls go). Every outcome comes back through the
+        port's `PortSide`; the call always ends in one `CallEnded`."""
+        now = self._clock.now()
+        call_id = CallId(f"c{next(self._ids)}")
+        leg.id = LegId(f"{call_id}-a")
+        call = Call(call_id, caller.number, leg.device, dialled, leg, now, source=leg.port,
+                    caller_name=caller.name)
+        if user is not None:
+            call.users.add(user)
+        self._hold_port(leg)
+        self._register_call(call)
+        self._bus.publish(CallStarted(call_id, call.caller, dialled, now))
+        log.info("%s: %s (%s) calls %r", call_id, call.caller, leg.device, dialled)
+        self._route(call, 70)
+        return call_id
+
+    def _route(self, call: Call, max_forwards: int) -> None:
+        """Find where `call.dialled` goes and start ringing it; fail the call otherwise."""
+        now = self._clock.now()
+        dialled = call.dialled
         user = self.directory.user_by_extension(dialled)
-        if user is None:
-            self._fail(call, SipStatus.NOT_FOUND, Cause.NOT_FOUND)
-            return
-        targets = self._targets(user, now)
-        if not targets:
-            self._fail(call, SipStatus.TEMPORARILY_UNAVAILABLE, Cause.UNAVAILABLE)
-            return
-        if self._busy.get(user.id):
-            self._fail(call, SipStatus.BUSY_HERE, Cause.BUSY)
-            return
-        call.users.add(user.id)
-        self._busy.setdefault(user.id, set()).add(call_id)
-        self._reply(request, tx, SipStatus.TRYING)
-        caller_name = caller_user.name if caller_user else call.caller
-        self._spawn(call, self._setup(call, targets, caller_name, max(0, int(max_forwards) - 1)))
+        if user is not None:
+            targets = self._targets(user, now)
+            if not targets:
+                self._fail(call, SipStatus.TEMPORARILY_UNAVAILABLE, Cause.UNAVAILABLE)
+                return
+            if self._busy.get(user.id):
+                self._fail(call, SipStatus.BUSY_HERE, Cause.BUSY)
+                return
+            call.users.add(user.id)
+            self._busy.setdefault(user.id, set()).add(call.id)
+        else:
+            found = self._external_targets(call)
+            if found is None:
+                return
+            targets = found
+        self._respond_a(call, SipStatus.TRYING)
+        self._spawn(call, self._setup(call, targets, call.caller_name or call.caller,
+                                      max_forwards))
 
-    def _targets(self, user: UserEntry, now: float) -> list[tuple[DeviceEntry, str, Peer]]:
-        """(device, Request-URI, flow) for every reachable device of `user`."""
-        out: list[tuple[DeviceEntry, str, Peer]] = []
+    def _external_targets(self, call: Call) -> list[_Target] | None:
+        """A free city line for a number dialled through a trunk access code (or an
+        emergency number), or None after failing the call."""
+        plan = self.dial_plan
+        match = plan.resolve(call.dialled) if plan is not None else None
+        if match is None or match.state is not MatchState.COMPLETE:
+            self._fail(call, SipStatus.NOT_FOUND, Cause.NOT_FOUND)
+            return None
+        target = match.target
+        if isinstance(target, ExternalTarget):
+            groups = [target.trunk_group]
+            digits = target.number.dialled
+        elif isinstance(target, EmergencyTarget):
+            # An emergency call takes any free line of any group (never refused).
+            groups = [target.trunk_group] if target.trunk_group else list(self.trunk_groups)
+            digits = target.number
+        else:
+            self._fail(call, SipStatus.NOT_FOUND, Cause.NOT_FOUND)
+            return None
+        side = self._sides.get(LegKind.FXO)
+        for group in groups:
+            lines = self.trunk_groups.get(group, ())
+            if not lines or side is None:
+                continue
+            start = self._hunt_next.get(group, 0) % len(lines)
+            for i in range(len(lines)):
+                port = lines[(start + i) % len(lines)]
+                if side.is_free(port) and not self._port_busy.get(port):
+                    self._hunt_next[group] = (start + i + 1) % len(lines)
+                    log.info("%s: out on %s (group %s)", call.id, port, group)
+                    return [_PortTarget(port, LegKind.FXO, port, dial=digits)]
+        log.info("%s: no free line for %r", call.id, call.dialled)
+        self._fail(call, SipStatus.SERVICE_UNAVAILABLE, Cause.UNAVAILABLE)
+        return None
+
+    def _targets(self, user: UserEntry, now: float) -> list[_Target]:
+        """Every reachable device of `user`: SIP flows (registered or fixed) and ports."""
+        out: list[_Target] = []
         for device in self.directory.devices_of(user.id):
+            kind = _device_kind(device)
+            if kind is not LegKind.SIP:
+                side = self._sides.get(kind)
+                port = getattr(device, "port", None)
+                if side is not None and port is not None:
+                    out.append(_PortTarget(device.id, kind, port,
+                                           handset=getattr(device, "handset", None)))
+                continue
             if device.contact is not None:
                 transport = Transport((device.contact.param("transport") or "udp").upper())
-                out.append((device, str(device.contact),
-                            Peer(transport, device.contact.host, device.contact.port or 5060)))
+                out.append(_SipTarget(device, str(device.contact),
+                                      Peer(transport, device.contact.host,
+                                           device.contact.port or 5060)))
                 continue
             binding: Binding
             for binding in self._registrar.bindings(device.id, now):
-                out.append((device, str(binding.contact.uri), binding.source))
+                out.append(_SipTarget(device, str(binding.contact.uri), binding.source))
         return out
 
     async def _setup(
-        self, call: Call, targets: list[tuple[DeviceEntry, str, Peer]], caller_name: str,
-        max_forwards: int,
+        self, call: Call, targets: list[_Target], caller_name: str, max_forwards: int,
     ) -> None:
         try:
             relay = await self._relay.open_session(label=call.id)
@@ -470,14 +602,37 @@ class CallController:
             return
         call.relay = relay
         offer = b""
-        if call.a.invite.body:
-            offer = self._anchor(call.a.invite.body, learn=relay.a, expose=relay.b)
+        a = call.a
+        if isinstance(a, SipLeg):
+            if a.invite.body:
+                offer = self._anchor(a.invite.body, learn=relay.a, expose=relay.b)
+        else:
+            address = self._port_address(a)
+            if address is None:
+                self._fail(call, SipStatus.SERVICE_UNAVAILABLE, Cause.INTERNAL_ERROR)
+                return
+            relay.a.set_remote(address)
+            offer = negotiation.local_offer(self.settings.advertise_host, relay.b.local[1])
         now = self._clock.now()
         call.state = CallState.RINGING
-        for n, (device, uri, peer) in enumerate(targets):
-            leg = self._send_fork(call, n, device, uri, peer, caller_name, max_forwards, offer)
-            call.rung.append(device.id)
-            self._bus.publish(LegRinging(call.id, leg.id, device.id, now))
+        caller = CallerInfo(call.caller, caller_name if caller_name != call.caller else "")
+        for n, target in enumerate(targets):
+            if isinstance(target, _SipTarget):
+                leg: Leg = self._send_fork(call, n, target.device, target.uri, target.peer,
+                                           caller_name, max_forwards, offer)
+            else:
+                port_leg = self._offer_port(call, n, target, caller)
+                if port_leg is None:
+                    continue
+                leg = port_leg
+            call.rung.append(target.device if isinstance(target, _PortTarget)
+                             else target.device.id)
+            self._bus.publish(LegRinging(call.id, leg.id, leg.device, now))
+        if call.state is not CallState.RINGING:
+            return  # every port refused at once: the call has failed already
+        if not call.forks:
+            self._fail(call, *_best_failure(call.fork_statuses))
+            return
         loop = asyncio.get_running_loop()
         call.ring_timer = loop.call_later(self.settings.ring_timeout_s, self._ring_timeout, call)
 
@@ -510,6 +665,147 @@ class CallController:
         leg.client_tx = self._stack.send_request(invite, peer)
         self._by_client_tx[leg.client_tx] = leg
         return leg
+
+    # -- port legs ----------------------------------------------------------------------------
+
+    def _offer_port(self, call: Call, n: int, target: _PortTarget,
+                    caller: CallerInfo) -> PortLeg | None:
+        side = self._sides.get(target.kind)
+        leg = PortLeg(LegId(f"{call.id}-b{n}"), target.kind, LegRole.OUTBOUND, target.device,
+                      target.port, ref=f"{call.id}-b{n}", dial=target.dial,
+                      handset=target.handset)
+        call.forks[leg.id] = leg
+        self._legs_call[leg.id] = call
+        self._hold_port(leg)
+        if side is None or not side.offer(leg, caller):
+            log.info("%s: %s cannot take the call", call.id, target.device)
+            self._port_leg_failed(call, leg, SipStatus.BUSY_HERE)
+            return None
+        if target.kind is LegKind.FXO:
+            # A city line is dialled at once; the caller hears the exchange's own tones.
+            self._respond_a(call, SipStatus.SESSION_PROGRESS)
+        else:
+            self._respond_a(call, SipStatus.RINGING)
+        return leg
+
+    def _port_address(self, leg: PortLeg) -> tuple[str, int] | None:
+        side = self._sides.get(leg.kind)
+        return side.media_address(leg) if side is not None else None
+
+    def port_answered(self, leg: PortLeg) -> None:
+        """The phone of an offered port leg was lifted (or the city line was dialled)."""
+        call = self._legs_call.get(leg.id)
+        if call is None or leg is call.a:
+            return
+        side = self._sides[leg.kind]
+        if call.state is not CallState.RINGING or call.b is not None or call.relay is None:
+            side.released(leg, Cause.ANSWERED_ELSEWHERE)
+            self._port_leg_done(call, leg)
+            return
+        address = side.media_address(leg)
+        if address is None:
+            side.released(leg, Cause.INTERNAL_ERROR)
+            self._port_leg_failed(call, leg, SipStatus.SERVER_INTERNAL_ERROR)
+            return
+        relay = call.relay
+        relay.b.set_remote(address)
+        a = call.a
+        now = self._clock.now()
+        if isinstance(a, SipLeg):
+            if a.invite.body:
+                try:
+                    body, media = negotiation.answer_offer(
+                        a.invite.body, self.settings.advertise_host, relay.a.local[1])
+                except SipError as exc:
+                    log.info("%s: caller's offer unusable for %s: %s", call.id, leg.device,
+                             exc.reason)
+                    side.released(leg, Cause.REJECTED)
+                    self._port_leg_done(call, leg)
+                    self._fail(call, SipStatus.NOT_ACCEPTABLE_HERE, Cause.REJECTED)
+                    return
+                leg.media = media
+                side.answered(leg, relay.b.local, media)
+            else:  # late offer: ours goes in the 200, the caller answers in its ACK
+                body = negotiation.local_offer(self.settings.advertise_host, relay.a.local[1])
+                call.pending_port = leg
+            self._connect(call, leg, now)
+            contact = self._contact(a.peer.transport)
+            a.dialog = Dialog.as_uas(a.invite, a.local_tag, contact)
+            a.state = LegState.CONFIRMED
+            self._dialogs[(a.call_id, a.local_tag)] = a
+            self._respond_a(call, SipStatus.OK,
+                            extra=[("Contact", contact), ("Allow", ALLOW),
+                                   ("Content-Type", "application/sdp")], body=body)
+        else:
+            leg.media = a.media = PORT_MEDIA
+            side.answered(leg, relay.b.local, PORT_MEDIA)
+            self._connect(call, leg, now)
+            self._sides[a.kind].answered(a, relay.a.local, PORT_MEDIA)
+        log.info("%s: answered by %s", call.id, leg.device)
+
+    def _connect(self, call: Call, leg: Leg, now: float) -> None:
+        """`leg` answered: it is the call's B side; every other fork is withdrawn."""
+        leg.state = LegState.CONFIRMED
+        call.b = leg
+        call.state = CallState.ANSWERED
+        call.answered_at = now
+        call.media_seen_at = now
+        call.answered_by = leg.device
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
+        for other in list(call.forks.values()):
+            if other is not leg:
+                self._cancel_fork(other, Cause.ANSWERED_ELSEWHERE)
+        self._bus.publish(Answered(call.id, leg.id, leg.device, now))
+
+    def port_released(self, leg: PortLeg, cause: Cause = Cause.NORMAL) -> None:
+        """A port leaves its call: hang-up, the caller giving up, an offer refused (BUSY) or
+        not taken (NO_ANSWER), a city line's exchange clearing."""
+        call = self._legs_call.get(leg.id)
+        if call is None or leg.state is LegState.TERMINATED:
+            return
+        leg.state = LegState.TERMINATED
+        if leg is call.a:
+            if call.state is CallState.ANSWERED:
+                log.info("%s: %s hung up", call.id, leg.device)
+                self._hang_up(call, leg, Cause.NORMAL)
+            else:
+                log.info("%s: %s gave up", call.id, leg.device)
+                self._fail(call, SipStatus.REQUEST_TERMINATED, Cause.CANCELLED)
+        elif leg is call.b:
+            log.info("%s: %s hung up", call.id, leg.device)
+            self._hang_up(call, leg, Cause.NORMAL)
+        else:
+            status = {Cause.BUSY: SipStatus.BUSY_HERE, Cause.REJECTED: SipStatus.DECLINE}.get(
+                cause, SipStatus.TEMPORARILY_UNAVAILABLE)
+            self._port_leg_failed(call, leg, status)
+
+    def _port_leg_failed(self, call: Call, leg: PortLeg, status: int) -> None:
+        leg.state = LegState.TERMINATED
+        call.fork_statuses.append(status)
+        self._port_leg_done(call, leg)
+        if call.state is CallState.RINGING and not call.forks:
+            self._fail(call, *_best_failure(call.fork_statuses))
+
+    def _port_leg_done(self, call: Call, leg: PortLeg) -> None:
+        """Forget a port leg that is no part of the call any more."""
+        if call.forks.pop(leg.id, None) is not None or leg is call.b or leg is call.a:
+            self._free_port(leg)
+        if call.b is not leg and call.a is not leg:
+            self._legs_call.pop(leg.id, None)
+
+    def _hold_port(self, leg: PortLeg) -> None:
+        self._port_legs[leg.id] = leg.port
+        self._port_busy[leg.port] = self._port_busy.get(leg.port, 0) + 1
+
+    def _free_port(self, leg: PortLeg) -> None:
+        if self._port_legs.pop(leg.id, None) is None:
+            return
+        count = self._port_busy.get(leg.port, 0) - 1
+        if count > 0:
+            self._port_busy[leg.port] = count
+        else:
+            self._port_busy.pop(leg.port, None)
 
     # -- responses ------------------------------------------------------------------------------
 
@@ -546,6 +842,9 @@ class CallController:
         if response.body and call.relay is not None:
             body = self._anchor(response.body, learn=call.relay.b, expose=call.relay.a)
         status = SipStatus.SESSION_PROGRESS if body else SipStatus.RINGING
+        if isinstance(call.a, PortLeg):
+            self._respond_a(call, SipStatus.RINGING)  # the port plays its own ringback
+            return
         extra = [("Contact", self._contact(call.a.peer.transport))]
         if body:
             extra.append(("Content-Type", "application/sdp"))
@@ -569,33 +868,48 @@ class CallController:
             return
         leg.state = LegState.CONFIRMED
         self._dialogs[(leg.dialog.call_id, leg.dialog.local_tag)] = leg
-        if call.a.invite.body:
+        a = call.a
+        if isinstance(a, PortLeg):
+            self._port_caller_answered(call, a, leg, response)
+            return
+        if a.invite.body:
             self._send_ack(leg)
         else:  # late offer: B's ACK carries the answer that A's ACK will bring
             call.pending_b_ack = leg
         now = self._clock.now()
-        call.b = leg
-        call.state = CallState.ANSWERED
-        call.answered_at = now
-        call.media_seen_at = now
-        call.answered_by = leg.device
-        if call.ring_timer is not None:
-            call.ring_timer.cancel()
-        for other in list(call.forks.values()):
-            if other is not leg:
-                self._cancel_fork(other)
         body = b""
         if response.body and call.relay is not None:
             body = self._anchor(response.body, learn=call.relay.b, expose=call.relay.a)
-        contact = self._contact(call.a.peer.transport)
-        call.a.dialog = Dialog.as_uas(call.a.invite, call.a.local_tag, contact)
-        call.a.state = LegState.CONFIRMED
-        self._dialogs[(call.a.call_id, call.a.local_tag)] = call.a
+        self._connect(call, leg, now)
+        contact = self._contact(a.peer.transport)
+        a.dialog = Dialog.as_uas(a.invite, a.local_tag, contact)
+        a.state = LegState.CONFIRMED
+        self._dialogs[(a.call_id, a.local_tag)] = a
         extra = [("Contact", contact), ("Allow", ALLOW)]
         if body:
             extra.append(("Content-Type", "application/sdp"))
         self._respond_a(call, SipStatus.OK, extra=extra, body=body)
-        self._bus.publish(Answered(call.id, leg.id, leg.device, now))
+        log.info("%s: answered by %s", call.id, leg.device)
+
+    def _port_caller_answered(self, call: Call, a: PortLeg, leg: SipLeg,
+                              response: Response) -> None:
+        """A SIP phone answered a port's call: agree the port's codec from its answer."""
+        self._send_ack(leg)
+        relay = call.relay
+        try:
+            if relay is None or not response.body:
+                raise SipError(SipStatus.NOT_ACCEPTABLE_HERE, "2xx without an SDP answer")
+            self._anchor(response.body, learn=relay.b, expose=relay.a)
+            media = negotiation.accepted(response.body)
+        except SipError as exc:
+            log.warning("%s: %s answered without usable media: %s", call.id, leg.device,
+                        exc.reason)
+            self._send_bye(leg)
+            self._on_fork_failed(call, leg, SipStatus.NOT_ACCEPTABLE_HERE)
+            return
+        a.media = media
+        self._connect(call, leg, self._clock.now())
+        self._sides[a.kind].answered(a, relay.a.local, media)
         log.info("%s: answered by %s", call.id, leg.device)
 
     def _on_fork_failed(self, call: Call, leg: SipLeg, status: int) -> None:
@@ -677,8 +991,15 @@ class CallController:
             log.warning("%s: caller never acknowledged the answer; hanging up", call.id)
             self._hang_up(call, None, Cause.TIMEOUT)
 
-    def _cancel_fork(self, leg: SipLeg) -> None:
+    def _cancel_fork(self, leg: Leg, cause: Cause = Cause.CANCELLED) -> None:
         if leg.state in (LegState.TERMINATED, LegState.CONFIRMED):
+            return
+        if isinstance(leg, PortLeg):
+            leg.state = LegState.TERMINATED
+            call = self._legs_call.get(leg.id)
+            self._sides[leg.kind].released(leg, cause)
+            if call is not None:
+                self._port_leg_done(call, leg)
             return
         if not leg.provisional:
             leg.cancel_pending = True  # §9.1: CANCEL only after a provisional response
@@ -700,17 +1021,43 @@ class CallController:
     def _respond_a(
         self, call: Call, status: int, *, extra: Iterable[tuple[str, str]] = (), body: bytes = b""
     ) -> None:
-        if call.a.server_tx is None or call.a_answered_final:
+        """Tell the caller how its call goes: a SIP response, or the port's tones."""
+        a = call.a
+        if call.a_answered_final:
             return
         if status >= 200:
             call.a_answered_final = True
-        self._reply(call.a.invite, call.a.server_tx, status, to_tag=call.a.local_tag,
-                    extra=extra, body=body)
+        if isinstance(a, PortLeg):
+            if a.state is LegState.TERMINATED:
+                return
+            side = self._sides[a.kind]
+            if status >= 300:
+                side.failed(a, _cause_of(status))
+            elif status in (SipStatus.RINGING, SipStatus.SESSION_PROGRESS) and not a.media:
+                if a.state is LegState.CALLING:
+                    a.state = LegState.EARLY
+                    side.alerting(a)
+            return
+        if a.server_tx is None:
+            return
+        if status == SipStatus.TRYING:
+            self._reply(a.invite, a.server_tx, status)
+            return
+        if status < 200 and status != SipStatus.TRYING:
+            extra = [*extra] or [("Contact", self._contact(a.peer.transport))]
+        self._reply(a.invite, a.server_tx, status, to_tag=a.local_tag, extra=extra, body=body)
 
-    def _hang_up(self, call: Call, by: SipLeg | None, cause: Cause) -> None:
-        """End an answered call: BYE every confirmed leg except the one that hung up."""
+    def _hang_up(self, call: Call, by: Leg | None, cause: Cause) -> None:
+        """End an answered call: BYE every confirmed SIP leg except the one that hung up,
+        and tell every port but that one."""
         for leg in (call.a, call.b):
-            if leg is not None and leg is not by and leg.state is LegState.CONFIRMED:
+            if leg is None or leg is by:
+                continue
+            if isinstance(leg, PortLeg):
+                if leg.state is not LegState.TERMINATED:
+                    leg.state = LegState.TERMINATED
+                    self._sides[leg.kind].released(leg, cause)
+            elif leg.state is LegState.CONFIRMED:
                 self._send_bye(leg)
         self._end(call, cause, SipStatus.OK)
 
@@ -733,8 +1080,13 @@ class CallController:
         for leg in (call.a, call.b):
             if leg is not None:
                 leg.state = LegState.TERMINATED
+                if isinstance(leg, PortLeg):
+                    self._free_port(leg)
+        for fork in call.forks.values():
+            if isinstance(fork, PortLeg):
+                self._free_port(fork)
         if self.calls.pop(call.id, None) is not None:
-            host = call.a.peer.host
+            host = call.source
             self._calls_from[host] -= 1
             if not self._calls_from[host]:
                 del self._calls_from[host]
@@ -748,12 +1100,14 @@ class CallController:
         self._forget(call)
 
     def _forget(self, call: Call) -> None:
-        if call.a.server_tx is not None:
+        if isinstance(call.a, SipLeg) and call.a.server_tx is not None:
             self._by_server_tx.pop(call.a.server_tx, None)
         for leg in [call.a, call.b, *call.forks.values()]:
             if leg is None:
                 continue
             self._legs_call.pop(leg.id, None)
+            if isinstance(leg, PortLeg):
+                continue
             if leg.dialog is not None:
                 self._dialogs.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
             # A fork still waiting for its final response stays known: `_settle_orphan`
@@ -782,9 +1136,59 @@ class CallController:
         else:
             self._reply(request, tx, SipStatus.METHOD_NOT_ALLOWED, extra=[("Allow", ALLOW)])
 
+    def _port_late_answer(self, call: Call, leg: PortLeg, ack: Request) -> None:
+        """The SIP caller's ACK answers the offer we made for a port (late offer)."""
+        call.pending_port = None
+        relay = call.relay
+        try:
+            if relay is None or not ack.body:
+                raise SipError(SipStatus.NOT_ACCEPTABLE_HERE, "ACK without an SDP answer")
+            address = negotiation.remote_address(ack.body)
+            if address is not None:
+                relay.a.set_remote(address)
+            media = negotiation.accepted(ack.body)
+        except (SipError, ValueError) as exc:
+            log.warning("%s: caller's answer unusable: %s", call.id, exc)
+            self._hang_up(call, None, Cause.REJECTED)
+            return
+        leg.media = media
+        self._sides[leg.kind].answered(leg, relay.b.local, media)
+
+    def _answer_for_port(self, call: Call, origin: SipLeg, request: Request,
+                         tx: ServerTransactionId) -> None:
+        """An in-dialog request from a SIP phone whose other side is a port: the box is
+        that side's user agent and answers it (hold, resume, media change, INFO)."""
+        if request.method != "INVITE" or not request.body or call.relay is None:
+            self._reply(request, tx, SipStatus.OK)
+            return
+        learn, expose = self._endpoints_from(call, origin)
+        try:
+            address = negotiation.remote_address(request.body)
+            if address is not None:
+                learn.set_remote(address)
+            body, _ = negotiation.answer_offer(request.body, self.settings.advertise_host,
+                                               learn.local[1])
+        except (SipError, ValueError) as exc:
+            log.info("%s: re-INVITE refused: %s", call.id, exc)
+            self._reply(request, tx, SipStatus.NOT_ACCEPTABLE_HERE)
+            return
+        held = _is_hold(request.body)
+        if held:
+            body = body.replace(b"a=sendrecv", b"a=recvonly")
+        if held is not None and held != call.held:
+            call.held = held
+            self._bus.publish(CallHeld(call.id, origin.id, held, self._clock.now()))
+        contact = self._contact(origin.peer.transport)
+        self._reply(request, tx, SipStatus.OK, to_tag=origin.local_tag,
+                    extra=[("Contact", contact), ("Content-Type", "application/sdp")],
+                    body=body)
+
     def _forward(self, call: Call, origin: SipLeg, request: Request,
                  tx: ServerTransactionId) -> None:
         target = call.other(origin)
+        if isinstance(target, PortLeg):
+            self._answer_for_port(call, origin, request, tx)
+            return
         if target is None or target.dialog is None or call.relay is None:
             self._reply(request, tx, SipStatus.REQUEST_PENDING)
             return
@@ -838,7 +1242,12 @@ class CallController:
         if leg is None:
             return
         call = self._legs_call.get(leg.id)
-        if call is None or call.pending_b_ack is None or leg is not call.a:
+        if call is None or leg is not call.a:
+            return
+        if call.pending_port is not None:
+            self._port_late_answer(call, call.pending_port, request)
+            return
+        if call.pending_b_ack is None:
             return
         b_leg, call.pending_b_ack = call.pending_b_ack, None
         body = b""
@@ -906,9 +1315,9 @@ class CallController:
 
     def _register_call(self, call: Call) -> None:
         self.calls[call.id] = call
-        self._calls_from[call.a.peer.host] += 1
+        self._calls_from[call.source] += 1
         self._legs_call[call.a.id] = call
-        if call.a.server_tx is not None:
+        if isinstance(call.a, SipLeg) and call.a.server_tx is not None:
             self._by_server_tx[call.a.server_tx] = call
 
     # -- supervision ----------------------------------------------------------------------------
@@ -992,4 +1401,26 @@ def _best_failure(statuses: list[int]) -> tuple[int, Cause]:
     if 603 in statuses:
         return SipStatus.DECLINE, Cause.REJECTED
     return SipStatus.TEMPORARILY_UNAVAILABLE, Cause.UNAVAILABLE
+
+
+def _cause_of(status: int) -> Cause:
+    """What a port's caller hears for a SIP failure: busy tone for busy, else congestion."""
+    if status in (486, 600):
+        return Cause.BUSY
+    if status == 404:
+        return Cause.NOT_FOUND
+    if status == 487:
+        return Cause.CANCELLED
+    if status in (480, 408):
+        return Cause.NO_ANSWER
+    return Cause.UNAVAILABLE
+
+
+def _device_kind(device: DeviceEntry) -> LegKind:
+    """The technology of a configured device (SIP unless the directory says otherwise)."""
+    kind = getattr(device, "kind", None)
+    try:
+        return LegKind(str(kind)) if kind is not None else LegKind.SIP
+    except ValueError:
+        return LegKind.SIP
 

@@ -18,6 +18,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from firmware.calls.numbers import NumberClass
+from firmware.media.dsp.tones import RingKind
+
 
 class Format(StrEnum):
     """Value formats the validator checks beyond type, bounds and pattern."""
@@ -91,9 +94,15 @@ class Role(StrEnum):
 
 
 class DeviceKind(StrEnum):
-    """What kind of endpoint a device is (analog ports and DECT handsets come later)."""
+    """What kind of endpoint a device is."""
 
     SIP = "sip"
+    """A SIP phone, softphone, SIP-DECT base or door intercom on the network."""
+    FXS = "fxs"
+    """An analog phone (or door station, fax) on an FXS port of the board; trusted by its
+    port, so it has no username or password."""
+    DECT = "dect"
+    """A handset subscribed to a DECT base of the board, named by base and handset number."""
 
 
 class DeviceAuth(StrEnum):
@@ -266,6 +275,13 @@ class User:
         default=Role.USER,
         metadata=setting("What the user may do beyond calling.")
     )
+    class_of_service: str = field(
+        default="standard",
+        metadata=setting("`name` of the class of service that decides which numbers and trunk "
+                         "groups the user's phones may call: `standard`, `internal_only` or "
+                         "one under `classes_of_service`.", pattern=ID_PATTERN,
+                         pattern_hint=ID_HINT, example="standard")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +324,19 @@ class Device:
         default=None,
         metadata=setting("Fixed address the device is reached at, instead of registering.",
                          fmt=Format.SIP_URI, example="sip:door@192.0.2.10:5060")
+    )
+    port: str | None = field(
+        default=None,
+        metadata=setting("`fxs` and `dect` devices: the board's device name of the FXS port "
+                         "(`fxs1`) or of the DECT base (`dect1`) the device is on.",
+                         pattern=r"(fxs|dect)[1-9][0-9]*",
+                         pattern_hint="fxs or dect and a number, e.g. fxs1 or dect1",
+                         example="fxs1")
+    )
+    handset: int | None = field(
+        default=None,
+        metadata=setting("`dect` devices: the handset's number on its base (as the base "
+                         "shows it after subscription).", minimum=1, maximum=999, example="1")
     )
 
 
@@ -404,6 +433,289 @@ class FxoLineSettings:
                          unit="dB", minimum=-12.0, maximum=6.0))
 
 
+# --------------------------------------------------------------------------- telephony
+
+
+FEATURE_CODE_PATTERN = r"[*#][0-9*#]{0,5}"
+FEATURE_CODE_HINT = "* or # then up to 5 of 0-9, *, #"
+
+
+def _code(doc: str, example: str) -> Mapping[str, Any]:
+    return setting(doc, pattern=FEATURE_CODE_PATTERN, pattern_hint=FEATURE_CODE_HINT,
+                   example=example)
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkAccessSettings:
+    """Digits that take a caller to a group of city lines."""
+
+    code: str = field(
+        metadata=setting("The access code, dialled before the outside number as it would be "
+                         "dialled from a city phone (`9 8 495 1234567`). With `8`, as Russian "
+                         "installers often choose, no extension may start with 8.",
+                         pattern=r"[0-9]{1,3}", pattern_hint="1 to 3 digits", example='"9"')
+    )
+    trunk_group: str = field(
+        metadata=setting("`id` of the trunk group the code takes (`city` when no "
+                         "`trunk_groups` are configured).", pattern=ID_PATTERN,
+                         pattern_hint=ID_HINT, example="city")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureCodeSettings:
+    """The `*` codes phones dial for features; null turns a feature's code off.
+
+    Quote every code: YAML reads a leading `*` as an alias and `#` as a comment. The defaults
+    are prefix-free (no code is the start of another, so none waits for a timeout); the
+    forwarding codes follow the GSM/ETSI supplementary-service codes (21 unconditional,
+    67 busy, 61 no reply) that office phones and mobiles share.
+    """
+
+    pickup: str | None = field(
+        default="*8", metadata=_code("Answer a call ringing in the caller's pickup group.",
+                                     '"*8"'))
+    directed_pickup: str | None = field(
+        default="**", metadata=_code("Followed by an extension: answer the call ringing "
+                                     "there (`**201`).", '"**"'))
+    park: str | None = field(
+        default="*71", metadata=_code("Followed by a slot digit 0-9: park the call in "
+                                      "progress there (`*713`); announced by paging.",
+                                      '"*71"'))
+    unpark: str | None = field(
+        default="*72", metadata=_code("Followed by a slot digit 0-9: take the call parked "
+                                      "there, from any phone (`*723`).", '"*72"'))
+    forward_always: str | None = field(
+        default="*21*", metadata=_code("Followed by a destination (an extension, or an "
+                                       "outside number with its access code) and # or a "
+                                       "pause: forward every call (`*21*98495…#`).",
+                                       '"*21*"'))
+    forward_busy: str | None = field(
+        default="*67*", metadata=_code("Followed by a destination: forward calls while "
+                                       "busy.", '"*67*"'))
+    forward_no_answer: str | None = field(
+        default="*61*", metadata=_code("Followed by a destination: forward calls not "
+                                       "answered in time.", '"*61*"'))
+    forward_cancel: str | None = field(
+        default="#21#", metadata=_code("Cancel every forward of the caller's extension.",
+                                       '"#21#"'))
+    dnd_on: str | None = field(
+        default="*26", metadata=_code("Do not disturb: the caller's phones stop ringing; "
+                                      "their callers are treated as if they were busy.",
+                                      '"*26"'))
+    dnd_off: str | None = field(
+        default="#26", metadata=_code("End do not disturb.", '"#26"'))
+    mode: str | None = field(
+        default="*4", metadata=_code("Followed by one digit, from an authorised phone: switch "
+                                     "the operating mode (1 day, 2 night, 3 lunch, 4 holiday, "
+                                     "0 back to the schedule).", '"*4"'))
+    door_open: str | None = field(
+        default="*1", metadata=_code("Open the door lock (pulse its relay), from an "
+                                     "authorised phone; logged with who opened.", '"*1"'))
+    voicemail: str | None = field(
+        default="*9", metadata=_code("Listen to the caller's voice mailbox.", '"*9"'))
+    intercom: str | None = field(
+        default="*3", metadata=_code("Followed by an extension: call it with auto-answer "
+                                     "(speakerphones answer at once).", '"*3"'))
+    page: str | None = field(
+        default="*5", metadata=_code("Followed by a zone digit 0-9 (0: every zone): a one-way "
+                                     "announcement to the zone's phones and loudspeakers.",
+                                     '"*5"'))
+    programming: str | None = field(
+        default="*0", metadata=_code("Installer mode with voice prompts, from an authorised "
+                                     "analog or DECT phone.", '"*0"'))
+
+
+@dataclass(frozen=True, slots=True)
+class DialTimeoutSettings:
+    """How long overlap dialling (analog, DECT) waits for digits."""
+
+    first_digit_s: float = field(
+        default=15.0,
+        metadata=setting("Dial tone without a digit for this long: the caller hears the "
+                         "howler.", unit="s", minimum=3.0, maximum=120.0))
+    inter_digit_s: float = field(
+        default=4.0,
+        metadata=setting("Wait for the next digit while the number cannot be whole yet.",
+                         unit="s", minimum=1.0, maximum=60.0))
+    maybe_complete_s: float = field(
+        default=2.0,
+        metadata=setting("Wait for the next digit once the digits could already be a whole "
+                         "number; then they are dialled. Must not exceed inter_digit_s.",
+                         unit="s", minimum=0.5, maximum=30.0))
+
+
+@dataclass(frozen=True, slots=True)
+class NumberingSettings:
+    """The numbering plan: how digits dialled on any phone become a call.
+
+    The country is `office.country`; its emergency numbers (RU: 112, 101–104 and 01–04) always
+    go out, with or without an access code, whatever the class of service.
+    """
+
+    city_code: str = field(
+        default="",
+        metadata=setting("Area code of the city lines, without the national prefix (495 "
+                         "Moscow, 812 St Petersburg); empty: outside numbers are dialled with "
+                         "their area code (9 8 495 …).", pattern=r"[0-9]{0,5}",
+                         pattern_hint="up to 5 digits", example='"495"'))
+    local_codes: tuple[str, ...] = field(
+        default=(),
+        metadata=setting("Further area codes billed as local calls (Moscow: 499).",
+                         maximum=20, unique=True, example='["499"]'))
+    emergency: tuple[str, ...] = field(
+        default=(),
+        metadata=setting("Further numbers that always go out like emergency numbers (a site's "
+                         "own security desk), 2 to 6 digits each.", maximum=20, unique=True,
+                         example='["0911"]'))
+    legacy_emergency: bool = field(
+        default=True,
+        metadata=setting("Keep the legacy emergency numbers (RU 01–04); turn off to use 0 "
+                         "as a trunk access code in Russia."))
+    trunk_access: tuple[TrunkAccessSettings, ...] = field(
+        default_factory=lambda: (TrunkAccessSettings("9", "city"),),
+        metadata=setting("Trunk access codes; default: 9 to the `city` group.", maximum=10))
+    feature_codes: FeatureCodeSettings = field(
+        default_factory=FeatureCodeSettings,
+        metadata=setting("Feature codes."))
+    timeouts: DialTimeoutSettings = field(
+        default_factory=DialTimeoutSettings,
+        metadata=setting("Overlap dialling timeouts."))
+    terminator: str = field(
+        default="#",
+        metadata=setting("Dialled after a number: dial it now without waiting; empty: none.",
+                         pattern=r"[#*]?", pattern_hint="#, * or empty", example='"#"'))
+
+
+class Hunting(StrEnum):
+    """Which free line of a trunk group an outgoing call takes."""
+
+    FIRST = "first"
+    """The first free line in the order listed: the later lines stay free for incoming calls."""
+    ROUND_ROBIN = "round_robin"
+    """The free line after the one used last: spreads wear and per-line charges."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkGroupSettings:
+    """City lines that outgoing calls share."""
+
+    id: str = field(
+        metadata=setting("Identifier that trunk access codes and classes of service name.",
+                         minimum=1, maximum=32, pattern=ID_PATTERN, pattern_hint=ID_HINT,
+                         example="city"))
+    lines: tuple[str, ...] = field(
+        metadata=setting("FXO ports of the group, as the board names them, in hunting order.",
+                         minimum=1, maximum=64, unique=True, example="[fxo1, fxo2]"))
+    hunting: Hunting = field(
+        default=Hunting.FIRST,
+        metadata=setting("Which free line a call takes: first or round_robin."))
+    caller_id: str | None = field(
+        default=None,
+        metadata=setting("Number presented to the called party, in E.164, where the exchange "
+                         "lets the box choose; null: the line's own number.",
+                         pattern=r"\+[1-9][0-9]{6,14}", pattern_hint="+ and 7 to 15 digits",
+                         example='"+74951234567"'))
+
+
+@dataclass(frozen=True, slots=True)
+class ClassOfServiceSettings:
+    """Which numbers and trunk groups its holders may call, and how many calls before their
+    outside calls lock. `standard` and `internal_only` exist unless redefined here."""
+
+    name: str = field(
+        metadata=setting("Name that users' `class_of_service` refers to.", minimum=1,
+                         maximum=32, pattern=ID_PATTERN, pattern_hint=ID_HINT,
+                         example="managers"))
+    number_classes: tuple[NumberClass, ...] = field(
+        default=(NumberClass.INTERNAL, NumberClass.LOCAL, NumberClass.LONG_DISTANCE,
+                 NumberClass.MOBILE, NumberClass.TOLL_FREE, NumberClass.SERVICE),
+        metadata=setting("Number classes its holders may call. Emergency numbers are always "
+                         "allowed; international, premium, shared_cost and unknown only when "
+                         "listed (toll-fraud guard).", unique=True))
+    trunk_groups: tuple[str, ...] | None = field(
+        default=None,
+        metadata=setting("Trunk groups its holders may use; null: every group.", unique=True,
+                         example="[city]"))
+    calls_per_hour: int | None = field(
+        default=30,
+        metadata=setting("Outside calls per holder per hour before their outside calls lock "
+                         "until the hour is over; null: no limit.", minimum=1,
+                         maximum=100000))
+    calls_per_day: int | None = field(
+        default=200,
+        metadata=setting("Outside calls per holder per day; null: no limit.", minimum=1,
+                         maximum=1000000))
+    cost_per_hour_minor: int | None = field(
+        default=None,
+        metadata=setting("Estimated cost of outside calls per holder per hour, in minor "
+                         "currency units (kopecks); null: no limit.", minimum=1))
+    cost_per_day_minor: int | None = field(
+        default=None,
+        metadata=setting("Estimated cost per holder per day, in minor units; null: no limit.",
+                         minimum=1))
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRoute:
+    """Where a ringing city line goes. (Schedules and operating modes will choose between
+    several routes per line.)"""
+
+    line: str = field(
+        metadata=setting("The FXO port, as the board names it.", pattern=r"fxo[1-9][0-9]*",
+                         pattern_hint="fxo and the port number, e.g. fxo1", example="fxo1"))
+    destination: str = field(
+        metadata=setting("Extension (or department) number its calls ring.",
+                         pattern=r"[0-9]{2,5}", pattern_hint="2 to 5 digits",
+                         example='"201"'))
+
+
+@dataclass(frozen=True, slots=True)
+class AnalogSettings:
+    """How analog phones on FXS ports behave: the fields of calls.analog.LineSettings, whose
+    module docstring says where each default comes from."""
+
+    dial_tone_timeout_s: float = field(
+        default=30.0,
+        metadata=setting("Dial tone with no digit (also the consultation dial tone) lasts "
+                         "this long.", unit="s", minimum=5.0, maximum=120.0))
+    interdigit_fallback_s: float = field(
+        default=15.0,
+        metadata=setting("Dialling stops short after this when the dial plan names no "
+                         "deadline.", unit="s", minimum=2.0, maximum=60.0))
+    tone_timeout_s: float = field(
+        default=30.0,
+        metadata=setting("Busy, congestion and confirmation tones last this long before the "
+                         "howler.", unit="s", minimum=5.0, maximum=120.0))
+    howler_s: float = field(
+        default=60.0,
+        metadata=setting("The howler lasts this long; then the line parks until it goes "
+                         "on-hook.", unit="s", minimum=5.0, maximum=300.0))
+    recall_code_timeout_s: float = field(
+        default=3.0,
+        metadata=setting("After R (flash) with two calls, wait this long for a code digit; "
+                         "none means R 2 (swap).", unit="s", minimum=1.0, maximum=10.0))
+    call_waiting_timeout_s: float = field(
+        default=30.0,
+        metadata=setting("A waiting call not taken within this is released.", unit="s",
+                         minimum=5.0, maximum=120.0))
+    consult_failed_timeout_s: float = field(
+        default=10.0,
+        metadata=setting("Busy or congestion in a consultation lasts this long, then the held "
+                         "call comes back.", unit="s", minimum=2.0, maximum=60.0))
+    recall_ring_timeout_s: float = field(
+        default=60.0,
+        metadata=setting("The phone rings back with a held call this long, then releases it.",
+                         unit="s", minimum=10.0, maximum=300.0))
+    call_waiting: bool = field(
+        default=True,
+        metadata=setting("Offer a second call with the call-waiting tone; false: the caller "
+                         "hears busy."))
+    recall_ring: RingKind = field(
+        default=RingKind.DISTINCTIVE_1,
+        metadata=setting("How the phone rings when a held call calls back."))
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """One revision of the office configuration: the whole document."""
@@ -436,6 +748,30 @@ class Config:
         metadata=setting("City lines on FXO ports as their exchanges run them (learnt by "
                          "`switchbox line learn`); a port not listed keeps the defaults.",
                          maximum=64)
+    )
+    numbering: NumberingSettings = field(
+        default_factory=NumberingSettings,
+        metadata=setting("The numbering plan: access codes, feature codes, dialling.")
+    )
+    trunk_groups: tuple[TrunkGroupSettings, ...] = field(
+        default=(),
+        metadata=setting("Groups of city lines; empty: one group `city` with every FXO port "
+                         "of the board.", maximum=32)
+    )
+    classes_of_service: tuple[ClassOfServiceSettings, ...] = field(
+        default=(),
+        metadata=setting("Classes of service besides (or redefining) the built-in `standard` "
+                         "(the defaults of a class below) and `internal_only` (internal and "
+                         "emergency numbers only).", maximum=64)
+    )
+    inbound: tuple[InboundRoute, ...] = field(
+        default=(),
+        metadata=setting("Where ringing city lines go; a line not listed rings the first "
+                         "admin user's extension (else the first user's).", maximum=64)
+    )
+    analog: AnalogSettings = field(
+        default_factory=AnalogSettings,
+        metadata=setting("Analog phone behaviour.")
     )
     _by_extension: Mapping[str, User] = field(init=False, repr=False, compare=False)
     _by_user_id: Mapping[str, User] = field(init=False, repr=False, compare=False)

@@ -29,15 +29,20 @@ from typing import Any
 
 import yaml
 
+from firmware.calls.dialplan import DepartmentTarget, ExtensionTarget, MatchState
+from firmware.calls.dialplan import validate as validate_plan
+from firmware.calls.office import DEFAULT_TRUNK_GROUP, build_dial_plan
 from firmware.config.errors import ConfigError, Problem
 from firmware.config.schema import (
     Config,
     Device,
     DeviceAuth,
+    DeviceKind,
     Format,
     PortRange,
     RegistrationSettings,
     SipSettings,
+    TrunkGroupSettings,
 )
 from firmware.sip.errors import SipParseError
 from firmware.sip.uri import parse_uri
@@ -506,7 +511,15 @@ def _sip_rule(w: _Walker, s: SipSettings, node: _Node, path: str) -> bool:
 
 
 def _device_rule(w: _Walker, d: Device, node: _Node, path: str) -> bool:
+    if d.kind is not DeviceKind.SIP:
+        return _port_device_rule(w, d, node, path)
     ok = True
+    for name in ("port", "handset"):
+        if getattr(d, name) is not None:
+            w.report(_join(path, name), _child(node, name),
+                     "is only for fxs and dect devices: remove it, or set `kind: fxs` or "
+                     "`kind: dect`")
+            ok = False
     if d.auth is DeviceAuth.DIGEST:
         for name in ("username", "password"):
             if getattr(d, name) is None:
@@ -533,8 +546,55 @@ def _device_rule(w: _Walker, d: Device, node: _Node, path: str) -> bool:
     return ok
 
 
+def _port_device_rule(w: _Walker, d: Device, node: _Node, path: str) -> bool:
+    """An FXS device is trusted by its port and a DECT handset by its base's subscription:
+    neither has SIP credentials or a contact."""
+    ok = True
+    prefix = "fxs" if d.kind is DeviceKind.FXS else "dect"
+    example = "fxs1" if d.kind is DeviceKind.FXS else "dect1"
+    if d.port is None:
+        w.report(_join(path, "port"), _child(node, "port"),
+                 f"missing: a {d.kind.value} device needs the port it is on; add "
+                 f"`port: {example}`")
+        ok = False
+    elif not d.port.startswith(prefix):
+        w.report(_join(path, "port"), _child(node, "port"),
+                 f"'{d.port}' is not a {prefix} port: a {d.kind.value} device is on a port "
+                 f"such as {example}")
+        ok = False
+    if d.kind is DeviceKind.DECT and d.handset is None:
+        w.report(_join(path, "handset"), _child(node, "handset"),
+                 "missing: a dect device needs its handset number on the base; add "
+                 "`handset: 1`")
+        ok = False
+    if d.kind is DeviceKind.FXS and d.handset is not None:
+        w.report(_join(path, "handset"), _child(node, "handset"),
+                 "is only for dect devices: remove it")
+        ok = False
+    for name in ("username", "password", "contact"):
+        if getattr(d, name) is not None:
+            w.report(_join(path, name), _child(node, name),
+                     f"a {d.kind.value} device is trusted by its port and never registers: "
+                     "remove it")
+            ok = False
+    return ok
+
+
+_FXO_PORT = re.compile(r"fxo[1-9][0-9]*")
+
+
+def _trunk_group_rule(w: _Walker, g: TrunkGroupSettings, node: _Node, path: str) -> bool:
+    ok = True
+    for i, line in enumerate(g.lines):
+        if not _FXO_PORT.fullmatch(line):
+            w.report(f"{path}.lines[{i}]", _child(node, "lines", i),
+                     f"must be fxo and the port number, e.g. fxo1, not '{line}'")
+            ok = False
+    return ok
+
+
 def _text_of(node: _Node) -> str | None:
-    if node.kind != "scalar":
+    if node.kind != "scalar" or node.scalar is None:  # `username: null` is no username
         return None
     if isinstance(node.scalar, str):
         return node.scalar
@@ -575,12 +635,116 @@ def _document_rule(w: _Walker, root: _Node) -> None:
     unique("devices", "id")
     unique("devices", "username")
     unique("fxo_lines", "port")
+    unique("trunk_groups", "id")
+    unique("classes_of_service", "name")
+    unique("inbound", "line")
+    _unique_ports(w, _child(root, "devices"))
     user_ids = [v for _, v, _ in column("users", "id") if v is not None]
     for i, owner, node in column("devices", "user"):
         if owner is not None and owner not in user_ids:
             w.report(f"devices[{i}].user", node,
                      f"no user has id '{owner}'" + (_did_you_mean(owner, user_ids)
                                                     or ": add the user under `users:`"))
+
+
+def _unique_ports(w: _Walker, devices: _Node) -> None:
+    """Each FXS port rings one device, and each DECT handset number on a base is one device."""
+    if devices.kind != "seq":
+        return
+    seen: dict[tuple[str, object], int] = {}
+    for i, item in enumerate(devices.seq):
+        if item.kind != "map" or "port" not in item.items:
+            continue
+        kind_node = item.items.get("kind")
+        kind = _text_of(kind_node[1]) if kind_node is not None else DeviceKind.SIP.value
+        port = _text_of(_child(item, "port"))
+        if port is None or kind not in (DeviceKind.FXS.value, DeviceKind.DECT.value):
+            continue
+        handset = _child(item, "handset").scalar if "handset" in item.items else None
+        key = (port, handset if kind == DeviceKind.DECT.value else None)
+        if key in seen:
+            if kind == DeviceKind.FXS.value:
+                path, what = f"devices[{i}].port", f"port {port}"
+                node = _child(item, "port")
+            else:
+                path, what = f"devices[{i}].handset", f"handset {handset} of {port}"
+                node = _child(item, "handset")
+            w.report(path, node, f"{what} is already used by devices[{seen[key]}]: each is "
+                     "one device")
+        else:
+            seen[key] = i
+
+
+def _node_at(root: _Node, path: str) -> _Node:
+    """The node a problem path (`users[3].extension`) names, or the deepest that exists."""
+    keys: list[str | int] = []
+    for part in path.split("."):
+        name, _, rest = part.partition("[")
+        if name:
+            keys.append(name)
+        for index in rest.replace("]", "").split("[") if rest else ():
+            keys.append(int(index))
+    return _child(root, *keys)
+
+
+# dialplan.validate names settings of its own plan; these are where they live in the document.
+_PLAN_PATHS = (
+    ("numbering.country", "office.country"),
+    ("numbering.extra_emergency", "numbering.emergency"),
+    ("terminator", "numbering.terminator"),
+    ("timeouts", "numbering.timeouts"),
+)
+
+
+def _plan_path(path: str) -> str:
+    for theirs, ours in _PLAN_PATHS:
+        if path == theirs or path.startswith((theirs + ".", theirs + "[")):
+            return ours + path[len(theirs):]
+    return path
+
+
+def _telephony_rule(w: _Walker, c: Config, node: _Node) -> None:
+    """References between the telephony sections, and the dial plan's own conflicts.
+
+    Runs after the document rule on a built revision; a plan problem at a path already
+    reported (a duplicate extension) is left out, so each mistake is listed once.
+    """
+    reported = {p.path for p in w.problems}
+
+    def report(where: str, message: str) -> None:
+        if where not in reported:
+            reported.add(where)
+            w.report(where, _node_at(node, where), message)
+
+    groups = [g.id for g in c.trunk_groups] or [DEFAULT_TRUNK_GROUP]
+    classes = ["standard", "internal_only", *(k.name for k in c.classes_of_service)]
+    for i, access in enumerate(c.numbering.trunk_access):
+        if access.trunk_group not in groups:
+            report(f"numbering.trunk_access[{i}].trunk_group",
+                   f"no trunk group has id '{access.trunk_group}'"
+                   + (_did_you_mean(access.trunk_group, groups)
+                      or f": known are {', '.join(groups)}"))
+    for i, cos in enumerate(c.classes_of_service):
+        for j, group in enumerate(cos.trunk_groups or ()):
+            if group not in groups:
+                report(f"classes_of_service[{i}].trunk_groups[{j}]",
+                       f"no trunk group has id '{group}'"
+                       + (_did_you_mean(group, groups) or f": known are {', '.join(groups)}"))
+    for i, user in enumerate(c.users):
+        if user.class_of_service not in classes:
+            report(f"users[{i}].class_of_service",
+                   f"no class of service is named '{user.class_of_service}'"
+                   + (_did_you_mean(user.class_of_service, classes)
+                      or ": add it under `classes_of_service:`"))
+    plan = build_dial_plan(c)
+    for problem in validate_plan(plan):
+        report(_plan_path(problem.path), problem.message)
+    for i, route in enumerate(c.inbound):
+        target = plan.resolve(route.destination)
+        if target.state is not MatchState.COMPLETE or not isinstance(
+                target.target, ExtensionTarget | DepartmentTarget):
+            report(f"inbound[{i}].destination",
+                   f"'{route.destination}' is no extension or department number")
 
 
 CROSS_FIELD_RULES: tuple[str, ...] = (
@@ -594,6 +758,20 @@ CROSS_FIELD_RULES: tuple[str, ...] = (
     "`sip.rtp_ports.start` is even and below `sip.rtp_ports.end`; `sip.port` lies outside "
     "`sip.rtp_ports`.",
     "`sip.registration`: `min_expires_s` ≤ `default_expires_s` ≤ `max_expires_s`.",
+    "A device with `kind: fxs` has a `port` (fxsN) and no `handset`, `username`, `password` "
+    "or `contact`; one with `kind: dect` has a `port` (dectN) and a `handset`, and no "
+    "`username`, `password` or `contact`; a `sip` device has neither `port` nor `handset`. "
+    "Each FXS port and each handset number of a DECT base belongs to one device.",
+    "`trunk_groups[].id`, `classes_of_service[].name` and `inbound[].line` are unique.",
+    "`numbering.trunk_access[].trunk_group` and `classes_of_service[].trunk_groups` name "
+    "existing trunk groups (`city` when none are configured); `users[].class_of_service` "
+    "names `standard`, `internal_only` or a class under `classes_of_service`; "
+    "`inbound[].destination` is an extension or department number.",
+    "The numbering plan is unambiguous: extensions, feature codes, trunk access codes and the "
+    "country's emergency numbers are unique and none is the start of another (an extension "
+    "may not begin with a trunk access code, a feature code taking digits may not begin "
+    "another code); `numbering.timeouts`: 0 < `maybe_complete_s` ≤ `inter_digit_s` ≤ "
+    "`first_digit_s`.",
 )
 """The rules the functions above enforce, as the configuration reference states them."""
 
@@ -603,6 +781,7 @@ _RECORD_RULES: dict[type[Any], Callable[[_Walker, Any, _Node, str], bool]] = {
     RegistrationSettings: _registration_rule,
     SipSettings: _sip_rule,
     Device: _device_rule,
+    TrunkGroupSettings: _trunk_group_rule,
 }
 
 
@@ -617,6 +796,8 @@ def _build(root: _Node | None, problems: list[Problem], source: str | None) -> C
         config = walker.record(Config, root, "")
         if root.kind == "map":
             _document_rule(walker, root)
+            if isinstance(config, Config):
+                _telephony_rule(walker, config, root)
     if walker.problems or not isinstance(config, Config):
         raise ConfigError(walker.problems, source)
     return config

@@ -40,6 +40,7 @@ from firmware.sip.ids import new_branch, new_call_id, new_tag
 from firmware.sip.message import Headers, Request, Response, make_response, parse_message
 from firmware.sip.peer import Transport
 from firmware.sip.transaction import TransactionLayer, make_ack, make_cancel
+from hal.board import Board
 
 LOOPBACK = "127.0.0.1"
 WAIT_S = 5.0
@@ -154,7 +155,8 @@ class Box:
     @classmethod
     async def serve(cls, workdir: Path, *, ring_timeout_s: float | None = None,
                     media_timeout_s: float | None = None, t1_s: float | None = None,
-                    max_calls_per_source: int | None = None) -> Box:
+                    max_calls_per_source: int | None = None, board: Board | None = None,
+                    extra: Callable[[dict[str, Any]], None] | None = None) -> Box:
         """The service as installed: config file → `prepare` → `serve`, ready line awaited.
 
         `t1_s` runs the SIP timers faster (Timer B = 64·T1) so that a phone that never answers
@@ -166,13 +168,15 @@ class Box:
                                                  ("max_calls_per_source", max_calls_per_source))
                  if value is not None}
         document = office_config(port, rtp_start, calls)
+        if extra is not None:
+            extra(document)
         config.write_text(yaml.safe_dump(document), encoding="utf-8")
         options = RunOptions(data_dir=workdir / "data", config_path=config)
         assert prepare(options, io.StringIO()) == 0, "the office configuration was refused"
         out, stop, bus = _ReadyWatch(), asyncio.Event(), EventBus()
         layer = TransactionLayer() if t1_s is None else TransactionLayer(t1_s=t1_s)
         task = asyncio.get_running_loop().create_task(
-            serve(options, out, stop, bus=bus, layer=layer))
+            serve(options, out, stop, bus=bus, layer=layer, board=board))
         async with asyncio.timeout(WAIT_S):
             ready = asyncio.ensure_future(out.ready.wait())
             done, _ = await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)

@@ -77,7 +77,9 @@ def test_lookups_by_extension_user_and_username() -> None:
 
 def test_plain_numbers_in_text_settings_are_kept_as_written() -> None:
     device = f"{{id: a, user: alice, username: 0201, password: {GOOD_PASSWORD}}}"
-    config = parse_config(office(device, users="  - {id: alice, extension: 0201}\n"))
+    # 02 is an emergency number in Russia (the default country): 0201 is dialable elsewhere.
+    users = "  - {id: alice, extension: 0201}\nnumbering: {legacy_emergency: false}\n"
+    config = parse_config(office(device, users=users))
     assert config.users[0].extension == "0201"  # not the YAML 1.1 octal 129
     assert config.devices[0].username == "0201"
 

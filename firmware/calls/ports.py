@@ -1,0 +1,110 @@
+"""The board's phones and city lines joined to call control: one start, one revision, one stop.
+
+Built by the composition root from the opened board: the analog media engine over the PCM bus
+(`media/ports.py`, one 20 ms tick for every slot), the FXS phones (`calls/lines.py`), the
+FXO city lines (`calls/trunks.py`), attached to
+the controller as the `PortSide` of their kind. A board without a PCM bus (or without ports)
+simply has no port legs: SIP keeps working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+
+from firmware.calls.controller import CallController
+from firmware.calls.leg import LegKind
+from firmware.calls.lines import PhoneLines
+from firmware.calls.office import Office
+from firmware.calls.trunks import CityLines
+from firmware.config.schema import Config, DisconnectMethod
+from firmware.media.bridge import AnalogMediaEngine
+from firmware.media.dsp.tones import PLANS, Country, TonePlan
+from firmware.media.ports import PortMedia
+from hal.audio import PcmBus
+from hal.board import Board
+from hal.fxo import FxoPort
+from hal.fxs import FxsPort
+
+log = logging.getLogger(__name__)
+
+
+def tone_plan(country: str) -> TonePlan:
+    """The tone plan of the office's country; the European one where we ship none."""
+    try:
+        return PLANS[Country(country.lower())]
+    except ValueError:
+        return PLANS[Country.EU]
+
+
+class PortServices:
+    """Everything that makes the board's ports legs of calls."""
+
+    def __init__(self, board: Board, controller: CallController, config: Config) -> None:
+        self._controller = controller
+        buses = [d for d in board.devices if isinstance(d, PcmBus)]
+        self.fxs = {d.name: d for d in board.devices if isinstance(d, FxsPort)}
+        self.fxo = {d.name: d for d in board.devices if isinstance(d, FxoPort)}
+        self.media: PortMedia | None = None
+        self.lines: PhoneLines | None = None
+        self.trunks: CityLines | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        if not buses or not (self.fxs or self.fxo):
+            return
+        plan = tone_plan(config.office.country)
+        bus = buses[0]
+        engine = AnalogMediaEngine(bus.slots, tone_plan=plan, rng=random.SystemRandom())
+        self.media = PortMedia(bus, engine, board.clock)
+        clock = controller.clock
+        self.lines = PhoneLines(controller, self.media, self.fxs, clock, tone_plan=plan)
+        self.trunks = CityLines(controller, self.media, self.fxo, clock)
+        controller.attach(LegKind.FXS, self.lines)
+        controller.attach(LegKind.FXO, self.trunks)
+
+    @property
+    def fxo_ports(self) -> Sequence[str]:
+        return list(self.fxo)
+
+    def apply(self, office: Office, config: Config) -> None:
+        """Take a revision's routes, devices and lines."""
+        self._controller.apply_routes(
+            office.dial_plan, {g.id: g.lines for g in office.trunk_groups.values()})
+        if self.lines is not None:
+            self.lines.apply(office.directory, office.dial_plan)
+        if self.trunks is not None:
+            reversal = {line.port: line.disconnect is DisconnectMethod.POLARITY_REVERSAL
+                        for line in config.fxo_lines}
+            self.trunks.apply(office.inbound, reversal)
+
+    async def start(self) -> None:
+        """Bind the slots' sockets and start the tick and the ports' listeners."""
+        if self.media is None:
+            return
+        await self.media.start()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self.media.run(), name="port-media"))
+        if self.lines is not None:
+            self._tasks.append(loop.create_task(self.lines.run(), name="phone-lines"))
+        if self.trunks is not None:
+            self._tasks.append(loop.create_task(self.trunks.run(), name="city-lines"))
+        for task in self._tasks:
+            task.add_done_callback(_report)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        if self.media is not None:
+            await self.media.close()
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    """A port service that stops by itself is a fault worth a loud line in the log."""
+    with contextlib.suppress(asyncio.CancelledError):
+        exc = task.exception()
+        if exc is not None:
+            log.error("%s stopped: %s", task.get_name(), exc, exc_info=exc)
