@@ -37,6 +37,7 @@ from firmware.calls.events import (
     LegId,
     LegRinging,
     Registered,
+    Transferred,
     Unregistered,
 )
 from firmware.calls.leg import CallerInfo, LegKind, PortLeg, PortSide
@@ -154,6 +155,10 @@ class Call:
     a_answered_final: bool = False
     pending_b_ack: SipLeg | None = None  # late offer: B's ACK waits for A's answer
     pending_port: PortLeg | None = None  # late offer to a port: its media waits for A's ACK
+    joined: Call | None = None
+    """A transfer spliced this call's media to `joined`'s: one ends, the other ends too."""
+    splice_on_answer: tuple[Call, PortLeg] | None = None
+    """A blind transfer: when this call is answered, splice it to that call (its held leg)."""
     held: bool = False
     media_packets: int = 0  # RTP + RTCP relayed, last time we looked
     media_seen_at: float = 0.0
@@ -737,11 +742,23 @@ class CallController:
                             extra=[("Contact", contact), ("Allow", ALLOW),
                                    ("Content-Type", "application/sdp")], body=body)
         else:
-            leg.media = a.media = PORT_MEDIA
+            leg.media = PORT_MEDIA
             side.answered(leg, relay.b.local, PORT_MEDIA)
             self._connect(call, leg, now)
-            self._sides[a.kind].answered(a, relay.a.local, PORT_MEDIA)
+            self._answer_port_a(call, a, PORT_MEDIA)
         log.info("%s: answered by %s", call.id, leg.device)
+
+    def _answer_port_a(self, call: Call, a: PortLeg, media: LocalMedia) -> None:
+        """The called party answered a port's call: connect the port, or, for the second
+        call of a blind transfer, splice the answering party to the held one."""
+        a.media = media
+        if call.splice_on_answer is not None and call.relay is not None:
+            held_call, held_leg = call.splice_on_answer
+            call.splice_on_answer = None
+            self._splice(held_call, held_leg, call, a)
+            return
+        if call.relay is not None:
+            self._sides[a.kind].answered(a, call.relay.a.local, media)
 
     def _connect(self, call: Call, leg: Leg, now: float) -> None:
         """`leg` answered: it is the call's B side; every other fork is withdrawn."""
@@ -806,6 +823,68 @@ class CallController:
             self._port_busy[leg.port] = count
         else:
             self._port_busy.pop(leg.port, None)
+
+    # -- transfer -------------------------------------------------------------------------------
+
+    def transfer(self, held: PortLeg, active: PortLeg) -> None:
+        """A phone joins the far ends of two of its calls and leaves both (flash, dial, hang
+        up). The second call may still ring or be routed (a blind transfer): the splice then
+        waits for its answer."""
+        first, second = self._legs_call.get(held.id), self._legs_call.get(active.id)
+        if (first is None or second is None or first is second
+                or first.state is not CallState.ANSWERED or first.relay is None):
+            log.info("transfer by %s refused: the held call is not up", held.device)
+            for leg in (held, active):
+                self.port_released(leg)
+            return
+        now = self._clock.now()
+        first.joined, second.joined = second, first
+        self._bus.publish(Transferred(first.id, second.id, held.device, now))
+        log.info("%s: %s transfers it to %s", first.id, held.device, second.id)
+        if second.state is CallState.ANSWERED and second.relay is not None:
+            self._splice(first, held, second, active)
+        elif second.state in (CallState.SETUP, CallState.RINGING):
+            second.splice_on_answer = (first, held)
+            self._leave(first, held)
+            self._leave(second, active)
+        else:
+            self.port_released(held)
+
+    def _splice(self, first: Call, held: PortLeg, second: Call, active: PortLeg) -> None:
+        """Join the far ends of `first` and `second`: the relay endpoints that faced the
+        transferring phone send to each other, so each far end hears the other through both
+        relay sessions. Codecs must agree: a port at a far end takes the other's codec."""
+        assert first.relay is not None and second.relay is not None
+        e1 = first.relay.a if held is first.a else first.relay.b
+        e2 = second.relay.a if active is second.a else second.relay.b
+        e1.set_remote(e2.local)
+        e2.set_remote(e1.local)
+        x, y = first.other(held), second.other(active)
+        if held.media != active.media and held.media is not None and active.media is not None:
+            if isinstance(y, PortLeg):
+                ey = second.relay.b if e2 is second.relay.a else second.relay.a
+                self._sides[y.kind].answered(y, ey.local, held.media)
+            elif isinstance(x, PortLeg):
+                ex = first.relay.b if e1 is first.relay.a else first.relay.a
+                self._sides[x.kind].answered(x, ex.local, active.media)
+            else:
+                log.warning("%s: spliced to %s with different codecs (%s, %s)", first.id,
+                            second.id, held.media.codec, active.media.codec)
+        self._leave(first, held)
+        self._leave(second, active)
+
+    def _leave(self, call: Call, leg: PortLeg) -> None:
+        """`leg`'s phone is out of `call` without ending it (it transferred the call)."""
+        leg.state = LegState.TERMINATED
+        self._free_port(leg)
+        entry = self.directory.user_of_device(leg.device)
+        if entry is not None:
+            call.users.discard(entry.id)
+            ids = self._busy.get(entry.id)
+            if ids is not None:
+                ids.discard(call.id)
+                if not ids:
+                    del self._busy[entry.id]
 
     # -- responses ------------------------------------------------------------------------------
 
@@ -907,9 +986,8 @@ class CallController:
             self._send_bye(leg)
             self._on_fork_failed(call, leg, SipStatus.NOT_ACCEPTABLE_HERE)
             return
-        a.media = media
         self._connect(call, leg, self._clock.now())
-        self._sides[a.kind].answered(a, relay.a.local, media)
+        self._answer_port_a(call, a, media)
         log.info("%s: answered by %s", call.id, leg.device)
 
     def _on_fork_failed(self, call: Call, leg: SipLeg, status: int) -> None:
@@ -1095,6 +1173,15 @@ class CallController:
             call.answered_at, now, call.answered_by, tuple(call.rung),
         ))
         log.info("%s: ended (%s, %s)", call.id, cause, status)
+        joined, call.joined = call.joined, None
+        if joined is not None and joined.state is not CallState.ENDED:
+            joined.joined = None
+            # The transferred party is alone now: a splice that never happened (nobody
+            # answered the blind transfer) or the other party left.
+            if joined.state is CallState.ANSWERED:
+                self._hang_up(joined, None, cause)
+            else:
+                self._fail(joined, SipStatus.TEMPORARILY_UNAVAILABLE, cause)
         # Indexes of legs still finishing (CANCEL/BYE in flight) are dropped lazily: responses
         # to them find no call and are ignored; in-dialog requests get 481.
         self._forget(call)

@@ -73,6 +73,17 @@ class CallHeld:
 
 
 @dataclass(frozen=True, slots=True)
+class Transferred:
+    """`by` joined the far end of `call` to the far end of `to_call` and left both; the two
+    calls end together from now on."""
+
+    call: CallId
+    to_call: CallId
+    by: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """The call is over; `answered_at` is None for an unanswered call, which is never lost."""
 

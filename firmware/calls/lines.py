@@ -64,6 +64,8 @@ class Controller(Protocol):
 
     def port_released(self, leg: PortLeg, cause: Cause = Cause.NORMAL) -> None: ...
 
+    def transfer(self, held: PortLeg, active: PortLeg) -> None: ...
+
 
 class _Collector:
     """The dial plan's digit collector in the words the line speaks."""
@@ -272,9 +274,22 @@ class PhoneLines:
                     phone.connected = None
                 if left is not None:
                     self._controller.port_released(left, cause)
-            case analog.Transfer() | analog.Conference():
-                log.info("%s: %s is not joined to calls yet", phone.device,
-                         type(command).__name__)
+            case analog.Transfer(held=held, active=active):
+                first = phone.legs.pop(str(held), None)
+                second = phone.legs.pop(str(active), None)
+                for ref in (str(held), str(active)):
+                    phone.audio.pop(ref, None)
+                if phone.connected is not None:
+                    self._media.disconnect(slot)
+                    phone.connected = None
+                if first is not None and second is not None:
+                    self._controller.transfer(first, second)
+                else:
+                    for gone in (first, second):
+                        if gone is not None:
+                            self._controller.port_released(gone)
+            case analog.Conference():
+                log.info("%s: three-way conference is not joined to calls yet", phone.device)
 
     def _connect(self, phone: _Phone, call: str) -> None:
         audio = phone.audio.get(call)

@@ -242,3 +242,57 @@ async def test_city_call_rings_reception_and_ends_when_the_caller_hangs_up(
                 timeout_s=8.0)
     await until(lambda: not rehearsal.board.fxo(1).seized, "the line is released")
     reception.hang_up()
+
+
+async def _alice_talks_to_reception(rehearsal: Rehearsal) -> Any:
+    alice = await rehearsal.office.phone("201")
+    reception = rehearsal.board.phone(1)
+    await alice.dial("301")
+    await until(lambda: reception.is_ringing, "reception rings")
+    reception.lift()
+    assert (await alice.connected()).status == 200
+    return alice
+
+
+async def test_flash_transfer_after_the_store_answers_joins_caller_and_store(
+        rehearsal: Rehearsal) -> None:
+    alice = await _alice_talks_to_reception(rehearsal)
+    reception, store = rehearsal.board.phone(1), rehearsal.board.phone(2)
+    await asyncio.sleep(reception.flash() + 0.1)
+    reception.dial("302")
+    await until(lambda: store.is_ringing, "the store rings for the consultation")
+    store.lift()
+    await until(lambda: len(rehearsal.answered) == 2, "the store answers")
+    reception.hang_up()  # transfer on hang-up
+    await asyncio.sleep(0.3)
+    store.heard()
+    await rtp_tone_to(alice, 1.0)
+    assert abs(level_dbm0(store.heard()) - LEVEL_DBM0) < 2.0, "the store hears the caller"
+    alice.rtp.clear()
+    store.speak(frames_of(tone(1.0)))
+    await until(lambda: len(alice.rtp) >= 55, "RTP from the store")
+    assert abs(level_dbm0(heard_over_rtp(alice)) - LEVEL_DBM0) < 2.0, "the caller hears"
+    assert rehearsal.ended == [], "the transfer ended no call"
+    await alice.hangup()
+    await until(lambda: len(rehearsal.ended) == 2, "both calls end with the caller")
+    store.hang_up()
+
+
+async def test_blind_flash_transfer_rings_the_store_and_connects_when_it_answers(
+        rehearsal: Rehearsal) -> None:
+    alice = await _alice_talks_to_reception(rehearsal)
+    reception, store = rehearsal.board.phone(1), rehearsal.board.phone(2)
+    await asyncio.sleep(reception.flash() + 0.1)
+    reception.dial("302")
+    await until(lambda: store.is_ringing, "the store rings")
+    reception.hang_up()  # blind: hang up while it rings
+    await asyncio.sleep(0.3)
+    assert store.is_ringing, "the store still rings for the transferred caller"
+    store.lift()
+    await asyncio.sleep(0.3)
+    store.heard()
+    await rtp_tone_to(alice, 1.0)
+    assert abs(level_dbm0(store.heard()) - LEVEL_DBM0) < 2.0, "the store hears the caller"
+    store.hang_up()
+    await alice.expect_request("BYE")
+    await until(lambda: len(rehearsal.ended) == 2, "both calls end")
