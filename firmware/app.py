@@ -35,6 +35,7 @@ from firmware.config.errors import ConfigError
 from firmware.config.schema import Config, DigestAlgorithm
 from firmware.config.store import ConfigStore, NoActiveRevision, Revision
 from firmware.media.forwarder import KernelForwarder, NftCommand
+from firmware.media.hold import HoldMusic
 from firmware.media.relay import MediaRelay, PortAllocator
 from firmware.records.cdr import CallRecorder
 from firmware.records.store import RecordWriter, db_path, record_calls
@@ -52,6 +53,9 @@ from hal.loader import create_board
 from hal.sim.board import SimBoard
 
 log = logging.getLogger(__name__)
+
+MEDIA_ROOT = Path(sys.prefix) / "share" / "switchbox"
+"""Music on hold and prompts, built by `setup.sh run` into the virtual environment."""
 
 EX_OK = 0
 EX_CONFIG = 78
@@ -200,6 +204,8 @@ async def serve(
             tu.target = controller
             ports_service = PortServices(board, controller, config)
             ports_service.apply(office, config)
+            hold_music = HoldMusic(MEDIA_ROOT / "moh")
+            controller.hold_music = hold_music
 
             def on_revision(revision: Revision, new: Config) -> None:
                 try:
@@ -233,6 +239,7 @@ async def serve(
                 forwarder = await _start_forwarder(relay)
                 if forwarder is not None:
                     forwarding = loop.create_task(forwarder.run(), name="kernel-forwarder")
+            await hold_music.load()
             try:
                 await ports_service.start()
             except OSError as exc:
@@ -276,6 +283,7 @@ async def serve(
                         await records.close()
                     if ports_service is not None:
                         await ports_service.close()
+                        await hold_music.close()
                     if forwarding is not None:
                         forwarding.cancel()
                         await asyncio.wait([forwarding])

@@ -45,8 +45,9 @@ from firmware.calls.sip_leg import LegRole, LegState, SipLeg
 from firmware.clock import Clock
 from firmware.media import negotiation
 from firmware.media.codecs.codec import Encoding
+from firmware.media.hold import HoldMusic
 from firmware.media.negotiation import LocalMedia
-from firmware.media.relay import MediaEndpoint, MediaRelay, RelayError, RelaySession
+from firmware.media.relay import Direction, MediaEndpoint, MediaRelay, RelayError, RelaySession
 from firmware.sip import sdp as sdp_mod
 from firmware.sip.auth import AuthOutcome, DigestAuthenticator, FailureThrottle
 from firmware.sip.dialog import Dialog
@@ -230,6 +231,8 @@ class CallController:
         self._port_busy: dict[str, int] = {}
         """Calls in progress per port (a line with a held call and a consultation has two)."""
         self._port_legs: dict[LegId, str] = {}
+        self.hold_music: HoldMusic | None = None
+        """Plays to the party a port put on hold; None: the held party hears silence."""
         """Port legs counted in `_port_busy`, and their port."""
 
     @property
@@ -824,6 +827,26 @@ class CallController:
         else:
             self._port_busy.pop(leg.port, None)
 
+    def port_hold(self, leg: PortLeg, held: bool) -> None:
+        """A port put its call on hold (`held`) or took it back: music to the other party
+        meanwhile, and a `CallHeld` event either way."""
+        call = self._legs_call.get(leg.id)
+        if call is None or call.state is not CallState.ANSWERED or call.relay is None:
+            return
+        if held == call.held:
+            return
+        call.held = held
+        music = self.hold_music
+        if music is not None:
+            if held and leg.media is not None:
+                direction = Direction.A_TO_B if leg is call.a else Direction.B_TO_A
+                music.start(call.id, call.relay, direction, leg.media.codec,
+                            leg.media.payload_type)
+            else:
+                music.stop(call.id)
+        self._bus.publish(CallHeld(call.id, leg.id, held, self._clock.now()))
+        log.info("%s: %s %s", call.id, leg.device, "holds" if held else "takes it back")
+
     # -- transfer -------------------------------------------------------------------------------
 
     def transfer(self, held: PortLeg, active: PortLeg) -> None:
@@ -876,6 +899,9 @@ class CallController:
     def _leave(self, call: Call, leg: PortLeg) -> None:
         """`leg`'s phone is out of `call` without ending it (it transferred the call)."""
         leg.state = LegState.TERMINATED
+        call.held = False
+        if self.hold_music is not None:
+            self.hold_music.stop(call.id)
         self._free_port(leg)
         entry = self.directory.user_of_device(leg.device)
         if entry is not None:
@@ -1149,6 +1175,8 @@ class CallController:
             call.ring_timer = None
         if call.relay is not None:
             call.relay.close()
+        if self.hold_music is not None:
+            self.hold_music.stop(call.id)
         for user in call.users:
             ids = self._busy.get(user)
             if ids is not None:

@@ -47,6 +47,7 @@ from firmware.media.dsp.tones import RingKind, TonePlan
 from firmware.media.frame import Frame, samples_per_frame
 from firmware.media.negotiation import LocalMedia
 from firmware.media.ports import PortMedia
+from hal.errors import DeviceError
 from hal.events import PortAlarm, PortAlarmCleared
 from hal.fxs import FxsPort
 from hal.linesignal import RingCadence
@@ -66,8 +67,10 @@ class Controller(Protocol):
 
     def transfer(self, held: PortLeg, active: PortLeg) -> None: ...
 
+    def port_hold(self, leg: PortLeg, held: bool) -> None: ...
 
-class _Collector:
+
+class PlanCollector:
     """The dial plan's digit collector in the words the line speaks."""
 
     def __init__(self, plan: DialPlan, now: float) -> None:
@@ -164,7 +167,7 @@ class PhoneLines:
             self._by_slot[phone.slot] = phone
 
     def _collector(self, now: float) -> analog.DigitCollector:
-        return _Collector(self._dial_plan, now)
+        return PlanCollector(self._dial_plan, now)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -195,7 +198,7 @@ class PhoneLines:
                 result = job()
                 if asyncio.iscoroutine(result):
                     await result
-            except (RuntimeError, OSError) as exc:  # hal DeviceError is a RuntimeError kin
+            except (DeviceError, RuntimeError, OSError) as exc:
                 log.warning("%s: port command failed: %s", phone.port.name, exc)
 
     def _media_event(self, event: object) -> None:
@@ -262,10 +265,16 @@ class PhoneLines:
                     self._controller.port_answered(taken)
             case analog.Connect(call=call):
                 self._connect(phone, str(call))
+                resumed = phone.legs.get(str(call))
+                if resumed is not None:
+                    self._controller.port_hold(resumed, False)
             case analog.Hold(call=call):
                 if phone.connected == str(call):
                     self._media.disconnect(slot)
                     phone.connected = None
+                held = phone.legs.get(str(call))
+                if held is not None:
+                    self._controller.port_hold(held, True)
             case analog.Release(call=call, cause=cause):
                 left = phone.legs.pop(str(call), None)
                 phone.audio.pop(str(call), None)

@@ -2,7 +2,7 @@
 
 Built by the composition root from the opened board: the analog media engine over the PCM bus
 (`media/ports.py`, one 20 ms tick for every slot), the FXS phones (`calls/lines.py`), the
-FXO city lines (`calls/trunks.py`), attached to
+FXO city lines (`calls/trunks.py`) and the DECT handsets (`calls/handsets.py`), attached to
 the controller as the `PortSide` of their kind. A board without a PCM bus (or without ports)
 simply has no port legs: SIP keeps working.
 """
@@ -16,6 +16,7 @@ import random
 from collections.abc import Sequence
 
 from firmware.calls.controller import CallController
+from firmware.calls.handsets import Handsets
 from firmware.calls.leg import LegKind
 from firmware.calls.lines import PhoneLines
 from firmware.calls.office import Office
@@ -26,6 +27,7 @@ from firmware.media.dsp.tones import PLANS, Country, TonePlan
 from firmware.media.ports import PortMedia
 from hal.audio import PcmBus
 from hal.board import Board
+from hal.dect import DectBase
 from hal.fxo import FxoPort
 from hal.fxs import FxsPort
 
@@ -48,11 +50,13 @@ class PortServices:
         buses = [d for d in board.devices if isinstance(d, PcmBus)]
         self.fxs = {d.name: d for d in board.devices if isinstance(d, FxsPort)}
         self.fxo = {d.name: d for d in board.devices if isinstance(d, FxoPort)}
+        self.dect = [d for d in board.devices if isinstance(d, DectBase)]
         self.media: PortMedia | None = None
         self.lines: PhoneLines | None = None
         self.trunks: CityLines | None = None
+        self.handsets: Handsets | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        if not buses or not (self.fxs or self.fxo):
+        if not buses or not (self.fxs or self.fxo or self.dect):
             return
         plan = tone_plan(config.office.country)
         bus = buses[0]
@@ -63,6 +67,9 @@ class PortServices:
         self.trunks = CityLines(controller, self.media, self.fxo, clock)
         controller.attach(LegKind.FXS, self.lines)
         controller.attach(LegKind.FXO, self.trunks)
+        if self.dect:
+            self.handsets = Handsets(controller, self.media, self.dect, clock)
+            controller.attach(LegKind.DECT, self.handsets)
 
     @property
     def fxo_ports(self) -> Sequence[str]:
@@ -74,6 +81,8 @@ class PortServices:
             office.dial_plan, {g.id: g.lines for g in office.trunk_groups.values()})
         if self.lines is not None:
             self.lines.apply(office.directory, office.dial_plan)
+        if self.handsets is not None:
+            self.handsets.apply(office.directory, office.dial_plan)
         if self.trunks is not None:
             reversal = {line.port: line.disconnect is DisconnectMethod.POLARITY_REVERSAL
                         for line in config.fxo_lines}
@@ -90,6 +99,8 @@ class PortServices:
             self._tasks.append(loop.create_task(self.lines.run(), name="phone-lines"))
         if self.trunks is not None:
             self._tasks.append(loop.create_task(self.trunks.run(), name="city-lines"))
+        if self.handsets is not None:
+            self._tasks.append(loop.create_task(self.handsets.run(), name="dect-handsets"))
         for task in self._tasks:
             task.add_done_callback(_report)
 

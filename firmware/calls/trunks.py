@@ -32,6 +32,7 @@ from firmware.calls.sip_leg import LegRole, LegState
 from firmware.clock import Clock
 from firmware.media.negotiation import LocalMedia
 from firmware.media.ports import PortMedia
+from hal.errors import DeviceError
 from hal.events import LoopCurrentChanged, PolarityReversed, RingDetected, RingStopped
 from hal.fxo import FxoPort
 
@@ -84,7 +85,7 @@ class CityLines:
                 result = job()
                 if asyncio.iscoroutine(result):
                     await result
-            except (RuntimeError, OSError) as exc:
+            except (DeviceError, RuntimeError, OSError) as exc:
                 log.warning("%s: line command failed: %s", line.port.name, exc)
                 leg = line.leg
                 if leg is not None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from firmware.calls.events import Answered, CallEnded
+from firmware.calls.events import Answered, CallEnded, CallHeld
 from firmware.media.codecs.g711 import ulaw_decode, ulaw_encode
 from hal.board import find_board, load_board
 from hal.loader import create_board
@@ -296,3 +296,31 @@ async def test_blind_flash_transfer_rings_the_store_and_connects_when_it_answers
     store.hang_up()
     await alice.expect_request("BYE")
     await until(lambda: len(rehearsal.ended) == 2, "both calls end")
+
+
+async def test_flash_holds_the_caller_with_music_and_flash_again_takes_it_back(
+        rehearsal: Rehearsal) -> None:
+    alice = await _alice_talks_to_reception(rehearsal)
+    reception = rehearsal.board.phone(1)
+    held: list[CallHeld] = []
+
+    async def watch() -> None:
+        async for event in rehearsal.office.box.bus.subscribe(CallHeld):
+            held.append(event)  # type: ignore[arg-type]
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    await asyncio.sleep(0)
+    await asyncio.sleep(reception.flash() + 0.1)
+    await until(lambda: held and held[-1].held, "the call is on hold")
+    alice.rtp.clear()
+    await asyncio.sleep(1.0)
+    music = heard_over_rtp(alice)
+    assert music.size >= 40 * 160, "the held caller keeps receiving audio"
+    assert np.sqrt(np.mean(music.astype(np.float64) ** 2)) > 300, "music, not silence"
+    await asyncio.sleep(reception.flash() + 0.1)  # R again: back to the caller
+    await until(lambda: not held[-1].held, "the call is taken back")
+    reception.heard()
+    await rtp_tone_to(alice, 1.0)
+    assert abs(level_dbm0(reception.heard()) - LEVEL_DBM0) < 2.0
+    watcher.cancel()
+    await alice.hangup()

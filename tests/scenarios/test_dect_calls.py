@@ -1,0 +1,156 @@
+"""DECT handsets in the same numbering plan as the SIP and analog phones.
+
+The box runs as installed, on the simulated board: the Warehouse (310) has DECT handset 1 of
+base dect1 (registered with the base's PIN before the test), Reception (301) an analog phone
+on fxs1. Audio is checked as a user would notice it: a 1 kHz tone said at one end arrives at
+the other end at about the level it was said at, both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware.calls.events import Answered, CallEnded
+from hal.board import find_board, load_board
+from hal.loader import create_board
+from hal.sim.board import SimBoard
+from hal.sim.dect import SimHandset
+
+from .harness import Box, Office
+from .test_analog_calls import (
+    LEVEL_DBM0,
+    frames_of,
+    heard_over_rtp,
+    level_dbm0,
+    rtp_tone_to,
+    tone,
+    until,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+PIN = "0000"
+
+
+def dect_office(document: dict[str, Any]) -> None:
+    document["users"] += [
+        {"id": "u301", "name": "Reception", "extension": "301"},
+        {"id": "u310", "name": "Warehouse", "extension": "310"},
+    ]
+    document["devices"] += [
+        {"id": "reception-phone", "user": "u301", "kind": "fxs", "port": "fxs1"},
+        {"id": "warehouse-handset", "user": "u310", "kind": "dect", "port": "dect1",
+         "handset": 1},
+    ]
+
+
+@dataclasses.dataclass
+class Rehearsal:
+    office: Office
+    board: SimBoard
+    handset: SimHandset
+    ended: list[CallEnded]
+    answered: list[Answered]
+
+
+@pytest.fixture
+async def rehearsal(tmp_path: Path) -> AsyncIterator[Rehearsal]:
+    board = SimBoard.wrap(create_board(load_board(find_board("sim"))))
+    box = await Box.serve(tmp_path, board=board, extra=dect_office)
+    base = board.dect(1)
+    await base.open_registration(60.0, PIN)
+    handset = base.add_handset()
+    assert handset.register(PIN) == 1
+    ended: list[CallEnded] = []
+    answered: list[Answered] = []
+
+    async def watch() -> None:
+        async for event in box.bus.subscribe(CallEnded, Answered):
+            (ended if isinstance(event, CallEnded) else answered).append(event)  # type: ignore[arg-type]
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    await asyncio.sleep(0)
+    async with Office(box) as office:
+        yield Rehearsal(office, board, handset, ended, answered)
+    watcher.cancel()
+
+
+async def test_handset_calls_a_sip_phone_and_they_hear_each_other(
+        rehearsal: Rehearsal) -> None:
+    alice = await rehearsal.office.phone("201")
+    handset = rehearsal.handset
+    handset.talk()
+    await asyncio.sleep(0.3)
+    assert handset.in_call, "the base gave the call a speech path"
+    assert level_dbm0(handset.heard(), 425.0) > -20, "no dial tone"
+    handset.press("201")
+    invite = await alice.ringing()
+    assert "310" in (invite.headers.get("From") or "")
+    assert "Warehouse" in (invite.headers.get("From") or "")
+    alice.answer()
+    await until(lambda: rehearsal.answered, "the call is answered")
+    handset.heard()  # forget the ringback
+    await rtp_tone_to(alice, 1.0)
+    assert abs(level_dbm0(handset.heard()) - LEVEL_DBM0) < 1.5
+    alice.rtp.clear()
+    handset.speak(frames_of(tone(1.0)))
+    await until(lambda: len(alice.rtp) >= 55, "RTP from the handset")
+    assert abs(level_dbm0(heard_over_rtp(alice)) - LEVEL_DBM0) < 1.5
+    handset.hang_up()
+    await alice.expect_request("BYE")
+    await until(lambda: rehearsal.ended, "the call is recorded as ended")
+    assert rehearsal.ended[0].answered_by == "alice-desk"
+    assert rehearsal.ended[0].caller == "310"
+    await until(lambda: rehearsal.board.dect(1).call_slot(1) is None, "the slot is freed")
+
+
+async def test_sip_phone_calls_a_handset_which_shows_the_caller_and_answers(
+        rehearsal: Rehearsal) -> None:
+    alice = await rehearsal.office.phone("201")
+    handset = rehearsal.handset
+    await alice.dial("310")
+    await until(lambda: handset.is_ringing, "the handset rings")
+    assert handset.caller_id is not None and handset.caller_id.number == "201"
+    await until(lambda: "201" in handset.display, "the caller's number on the display")
+    handset.answer()
+    response = await alice.connected()
+    assert response.status == 200
+    assert handset.in_call
+    handset.heard()
+    await rtp_tone_to(alice, 1.0)
+    assert abs(level_dbm0(handset.heard()) - LEVEL_DBM0) < 1.5
+    alice.rtp.clear()
+    handset.speak(frames_of(tone(1.0)))
+    await until(lambda: len(alice.rtp) >= 55, "RTP from the handset")
+    assert abs(level_dbm0(heard_over_rtp(alice)) - LEVEL_DBM0) < 1.5
+    await alice.hangup()
+    await until(lambda: rehearsal.ended, "the call ended")
+    assert rehearsal.ended[0].answered_by == "warehouse-handset"
+    handset.hang_up()
+    await until(lambda: rehearsal.board.dect(1).call_slot(1) is None, "the slot is freed")
+
+
+async def test_handset_calls_an_analog_phone(rehearsal: Rehearsal) -> None:
+    handset, reception = rehearsal.handset, rehearsal.board.phone(1)
+    handset.call("301")
+    await until(lambda: reception.is_ringing, "reception's phone rings")
+    reception.lift()
+    await until(lambda: rehearsal.answered, "answered")
+    reception.heard()
+    handset.heard()
+    handset.speak(frames_of(tone(1.0)))
+    reception.speak(frames_of(tone(1.0)))
+    await asyncio.sleep(1.2)
+    assert abs(level_dbm0(reception.heard()) - LEVEL_DBM0) < 1.5
+    assert abs(level_dbm0(handset.heard()) - LEVEL_DBM0) < 1.5
+    reception.hang_up()
+    await until(lambda: rehearsal.ended, "the call ended")
+    assert rehearsal.ended[0].answered_by == "reception-phone"
+    assert rehearsal.ended[0].caller == "310"
+    handset.hang_up()
