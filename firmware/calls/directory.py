@@ -43,6 +43,8 @@ class DeviceEntry:
     kind: DeviceKind = DeviceKind.SIP
     port: str | None = None
     handset: int | None = None
+    hotline: str | None = None
+    """FXS/DECT: the number dialled on lifting the handset (door stations, lift phones)."""
 
     @property
     def registers(self) -> bool:

@@ -16,6 +16,7 @@ line and schedule the drain), so the controller is never re-entered.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -95,6 +96,24 @@ class PlanCollector:
         return Incomplete()
 
 
+class Hotline:
+    """A phone that calls one number as soon as it is lifted (door station, lift phone): the
+    number is whole at once and later digits change nothing."""
+
+    def __init__(self, number: str, now: float) -> None:
+        self._number = number
+        self._now = now
+
+    def feed(self, digit: str, now: float) -> Collected:
+        return Complete(self._number)
+
+    def next_deadline(self) -> float | None:
+        return self._now
+
+    def expire(self, now: float) -> Collected:
+        return Complete(self._number)
+
+
 @dataclass(eq=False, slots=True)
 class _Phone:
     """One FXS port with its phone: the pure line and what its calls are."""
@@ -141,6 +160,7 @@ class PhoneLines:
         self._phones: dict[str, _Phone] = {}
         self._by_slot: dict[int, _Phone] = {}
         self._dial_plan = DialPlan()
+        self._hotlines: dict[str, str] = {}
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -154,19 +174,26 @@ class PhoneLines:
             phone = self._phones.get(name)
             if device is None:
                 continue
+            if device.hotline:
+                self._hotlines[name] = device.hotline
+            else:
+                self._hotlines.pop(name, None)
             user = directory.users.get(device.user)
             caller = CallerInfo(user.extension if user else device.id, user.name if user else "")
             if phone is not None:
                 phone.device, phone.user, phone.caller = device.id, device.user, caller
                 continue
-            line = AnalogLine(device.id, self._collector, kind=LineKind.ANALOG,
-                              settings=self._settings, now=now)
+            line = AnalogLine(device.id, functools.partial(self._collector, name),
+                              kind=LineKind.ANALOG, settings=self._settings, now=now)
             phone = _Phone(device.id, device.user, caller, port, port.audio.slot, line,
                            asyncio.Queue(), {}, {})
             self._phones[name] = phone
             self._by_slot[phone.slot] = phone
 
-    def _collector(self, now: float) -> analog.DigitCollector:
+    def _collector(self, port: str, now: float) -> analog.DigitCollector:
+        hotline = self._hotlines.get(port)
+        if hotline is not None:
+            return Hotline(hotline, now)
         return PlanCollector(self._dial_plan, now)
 
     # -- running ---------------------------------------------------------------------------

@@ -203,7 +203,8 @@ def build_directory(config: Config) -> Directory:
             devices.append(DeviceEntry(d.id, d.user, d.username, password, contact))
         else:
             devices.append(DeviceEntry(d.id, d.user, kind=d.kind, port=d.port,
-                                       handset=d.handset if d.kind is DeviceKind.DECT else None))
+                                       handset=d.handset if d.kind is DeviceKind.DECT else None,
+                                       hotline=d.hotline))
     return Directory(users, devices)
 
 

@@ -338,6 +338,13 @@ class Device:
         metadata=setting("`dect` devices: the handset's number on its base (as the base "
                          "shows it after subscription).", minimum=1, maximum=999, example="1")
     )
+    hotline: str | None = field(
+        default=None,
+        metadata=setting("`fxs` and `dect` devices: number dialled as soon as the phone goes "
+                         "off-hook (door stations, lift and emergency phones); the phone can "
+                         "dial nothing else.", minimum=2, maximum=20, pattern=r"[0-9*#]+",
+                         pattern_hint="digits, * and #", example='"201"')
+    )
 
 
 class CallerIdMethod(StrEnum):

@@ -514,7 +514,7 @@ def _device_rule(w: _Walker, d: Device, node: _Node, path: str) -> bool:
     if d.kind is not DeviceKind.SIP:
         return _port_device_rule(w, d, node, path)
     ok = True
-    for name in ("port", "handset"):
+    for name in ("port", "handset", "hotline"):
         if getattr(d, name) is not None:
             w.report(_join(path, name), _child(node, name),
                      "is only for fxs and dect devices: remove it, or set `kind: fxs` or "

@@ -48,6 +48,7 @@ def dect_office(document: dict[str, Any]) -> None:
         {"id": "warehouse-handset", "user": "u310", "kind": "dect", "port": "dect1",
          "handset": 1},
     ]
+    document["inbound"] = [{"line": "fxo1", "destination": "301"}]
 
 
 @dataclasses.dataclass
@@ -154,3 +155,41 @@ async def test_handset_calls_an_analog_phone(rehearsal: Rehearsal) -> None:
     assert rehearsal.ended[0].answered_by == "reception-phone"
     assert rehearsal.ended[0].caller == "310"
     handset.hang_up()
+
+
+async def test_city_call_answered_on_an_analog_phone_is_flash_transferred_to_a_handset(
+        rehearsal: Rehearsal) -> None:
+    """Issue 5's rehearsal: a customer rings the city line, Reception answers on the analog
+    phone, presses R, dials the Warehouse's handset, announces the call and hangs up; the
+    customer and the Warehouse then hear each other, and the call ends when the customer
+    hangs up."""
+    board, handset, reception = rehearsal.board, rehearsal.handset, rehearsal.board.phone(1)
+    line = board.office.line(1)
+    await board.office.ring_line(1, cli="+74951234567")
+    await until(lambda: reception.is_ringing, "reception rings", timeout_s=8.0)
+    reception.lift()
+    await until(lambda: board.fxo(1).seized, "the box answers the city line")
+    await asyncio.sleep(reception.flash() + 0.1)
+    reception.dial("310")
+    await until(lambda: handset.is_ringing, "the warehouse handset rings")
+    handset.answer()
+    await until(lambda: len(rehearsal.answered) == 2, "the warehouse answers")
+    reception.hang_up()
+    await asyncio.sleep(0.3)
+    handset.heard()
+    line.far_end_heard()
+    line.far_end_speak(frames_of(tone(1.0)))
+    handset.speak(frames_of(tone(1.0)))
+    await asyncio.sleep(1.3)
+    assert abs(level_dbm0(handset.heard()) - LEVEL_DBM0) < 2.0, "the warehouse hears"
+    assert abs(level_dbm0(line.far_end_heard()) - LEVEL_DBM0) < 2.0, "the customer hears"
+    assert rehearsal.ended == []
+    board.office.hang_up(1)
+    await until(lambda: len(rehearsal.ended) == 2, "both calls end with the customer",
+                timeout_s=8.0)
+    await until(lambda: not board.fxo(1).seized, "the line is released")
+    handset.heard()
+    await asyncio.sleep(0.6)
+    assert level_dbm0(handset.heard(), 425.0) > -20, "the warehouse hears busy tone"
+    handset.hang_up()
+    await until(lambda: board.dect(1).call_slot(1) is None, "the slot is freed")
