@@ -25,6 +25,15 @@ from enum import StrEnum
 from typing import Any
 
 from firmware.bus import EventBus
+from firmware.calls.cos import (
+    Action,
+    CallRequest,
+    CosPolicy,
+    Subject,
+    SubjectKind,
+    TollGuard,
+    destination_of,
+)
 from firmware.calls.dialplan import DialPlan, EmergencyTarget, ExternalTarget, MatchState
 from firmware.calls.directory import DeviceEntry, Directory, UserEntry
 from firmware.calls.events import (
@@ -156,6 +165,9 @@ class Call:
     a_answered_final: bool = False
     pending_b_ack: SipLeg | None = None  # late offer: B's ACK waits for A's answer
     pending_port: PortLeg | None = None  # late offer to a port: its media waits for A's ACK
+    subject: Subject | None = None
+    """Whose class of service and limits an outside call counts against."""
+    action: Action = Action.CALL
     joined: Call | None = None
     """A transfer spliced this call's media to `joined`'s: one ends, the other ends too."""
     splice_on_answer: tuple[Call, PortLeg] | None = None
@@ -232,6 +244,8 @@ class CallController:
         """Calls in progress per port (a line with a held call and a consultation has two)."""
         self._port_legs: dict[LegId, str] = {}
         self.hold_music: HoldMusic | None = None
+        self.toll_guard = TollGuard(CosPolicy())
+        """Class of service and limits on every outside call (counts survive revisions)."""
         """Plays to the party a port put on hold; None: the held party hears silence."""
         """Port legs counted in `_port_busy`, and their port."""
 
@@ -261,10 +275,14 @@ class CallController:
         self.directory = directory
 
     def apply_routes(self, dial_plan: DialPlan | None,
-                     trunk_groups: dict[str, tuple[str, ...]]) -> None:
-        """Take a revision's dial plan and trunk groups (calls in progress keep theirs)."""
+                     trunk_groups: dict[str, tuple[str, ...]],
+                     cos: CosPolicy | None = None) -> None:
+        """Take a revision's dial plan, trunk groups and classes of service (calls in
+        progress keep theirs; toll counts and locks carry over)."""
         self.dial_plan = dial_plan
         self.trunk_groups = dict(trunk_groups)
+        if cos is not None:
+            self.toll_guard.policy = cos
 
     def attach(self, kind: LegKind, side: PortSide) -> None:
         """Let the service that runs `kind` of port take part in calls."""
@@ -487,7 +505,9 @@ class CallController:
                    new_tag(), server_tx=tx)
         call = Call(call_id, caller_user.extension if caller_user else caller_device.id,
                     caller_device.id, dialled, a, now, source=source.host,
-                    caller_name=caller_user.name if caller_user else "")
+                    caller_name=caller_user.name if caller_user else "",
+                    subject=Subject(SubjectKind.EXTENSION, caller_user.extension)
+                    if caller_user else None)
         if caller_user is not None:
             call.users.add(caller_user.id)
         self._register_call(call)
@@ -496,15 +516,22 @@ class CallController:
         self._route(call, max(0, int(max_forwards) - 1))
 
     def originate(self, leg: PortLeg, dialled: str, caller: CallerInfo,
-                  user: str | None = None) -> CallId:
+                  user: str | None = None, *, subject: Subject | None = None,
+                  action: Action = Action.CALL) -> CallId:
         """A port places a call: an analog phone or handset dialled `dialled`, or a city line
-        rings in (`dialled` is where its calls go). Every outcome comes back through the
-        port's `PortSide`; the call always ends in one `CallEnded`."""
+        rings in (`dialled` is where its calls go). `subject` is whose class of service an
+        outside call needs (default: `user`'s extension; DISA passes the PIN's owner). Every
+        outcome comes back through the port's `PortSide`; the call always ends in one
+        `CallEnded`."""
         now = self._clock.now()
         call_id = CallId(f"c{next(self._ids)}")
         leg.id = LegId(f"{call_id}-a")
+        if subject is None and user is not None:
+            entry = self.directory.users.get(user)
+            if entry is not None:
+                subject = Subject(SubjectKind.EXTENSION, entry.extension)
         call = Call(call_id, caller.number, leg.device, dialled, leg, now, source=leg.port,
-                    caller_name=caller.name)
+                    caller_name=caller.name, subject=subject, action=action)
         if user is not None:
             call.users.add(user)
         self._hold_port(leg)
@@ -557,6 +584,8 @@ class CallController:
         else:
             self._fail(call, SipStatus.NOT_FOUND, Cause.NOT_FOUND)
             return None
+        if not self._allowed_out(call, target):
+            return None
         side = self._sides.get(LegKind.FXO)
         for group in groups:
             lines = self.trunk_groups.get(group, ())
@@ -572,6 +601,21 @@ class CallController:
         log.info("%s: no free line for %r", call.id, call.dialled)
         self._fail(call, SipStatus.SERVICE_UNAVAILABLE, Cause.UNAVAILABLE)
         return None
+
+    def _allowed_out(self, call: Call, target: ExternalTarget | EmergencyTarget) -> bool:
+        """Class of service and limits, in the core for every caller (toll restriction is
+        never a feature's business); a caller without a user (a city caller sent back out)
+        is judged as the inbound callers of its line. False after failing the call (403;
+        a port hears congestion)."""
+        destination = destination_of(target)
+        subject = call.subject or Subject(SubjectKind.INBOUND, call.source)
+        request = CallRequest(call.action, subject, destination)
+        decision = self.toll_guard.call_started(call.id, request, self._clock.now())
+        if decision.allowed:
+            return True
+        log.warning("%s: refused: %s", call.id, decision.detail)
+        self._fail(call, SipStatus.FORBIDDEN, Cause.REJECTED)
+        return False
 
     def _targets(self, user: UserEntry, now: float) -> list[_Target]:
         """Every reachable device of `user`: SIP flows (registered or fixed) and ports."""
@@ -771,6 +815,7 @@ class CallController:
         call.answered_at = now
         call.media_seen_at = now
         call.answered_by = leg.device
+        self.toll_guard.call_answered(call.id, now)
         if call.ring_timer is not None:
             call.ring_timer.cancel()
         for other in list(call.forks.values()):
@@ -1177,6 +1222,7 @@ class CallController:
             call.relay.close()
         if self.hold_music is not None:
             self.hold_music.stop(call.id)
+        self.toll_guard.call_ended(call.id, now)
         for user in call.users:
             ids = self._busy.get(user)
             if ids is not None:

@@ -78,7 +78,8 @@ class PortServices:
     def apply(self, office: Office, config: Config) -> None:
         """Take a revision's routes, devices and lines."""
         self._controller.apply_routes(
-            office.dial_plan, {g.id: g.lines for g in office.trunk_groups.values()})
+            office.dial_plan, {g.id: g.lines for g in office.trunk_groups.values()},
+            office.cos)
         if self.lines is not None:
             self.lines.apply(office.directory, office.dial_plan)
         if self.handsets is not None:

@@ -324,3 +324,19 @@ async def test_flash_holds_the_caller_with_music_and_flash_again_takes_it_back(
     assert abs(level_dbm0(reception.heard()) - LEVEL_DBM0) < 2.0
     watcher.cancel()
     await alice.hangup()
+
+
+async def test_international_number_is_refused_by_default_class_of_service(
+        rehearsal: Rehearsal) -> None:
+    """Fraud guardrail: international numbers are denied until a class of service allows
+    them; the phone hears congestion and no city line is taken."""
+    reception = rehearsal.board.phone(1)
+    reception.lift()
+    reception.dial("9" + "81044" + "2079460958")
+    await until(lambda: rehearsal.ended, "the call is refused", timeout_s=10.0)
+    assert rehearsal.ended[0].cause == "rejected"
+    assert rehearsal.board.office.line(1).calls == []
+    assert not rehearsal.board.fxo(1).seized
+    reception.heard()
+    await asyncio.sleep(0.6)
+    assert level_dbm0(reception.heard(), 425.0) > -20, "congestion tone"
