@@ -202,7 +202,7 @@ async def serve(
                 throttle=FailureThrottle(),
             )
             tu.target = controller
-            ports_service = PortServices(board, controller, config)
+            ports_service = PortServices(board, controller, config, bus=bus)
             ports_service.apply(office, config)
             hold_music = HoldMusic(MEDIA_ROOT / "moh")
             controller.hold_music = hold_music

@@ -35,6 +35,7 @@ from firmware.calls.analog import (
     LineKind,
     LineSettings,
 )
+from firmware.calls.cos import Action, Subject
 from firmware.calls.dialplan import DialPlan, DigitCollector, MatchState
 from firmware.calls.directory import Directory
 from firmware.calls.events import CallId, Cause, LegId
@@ -60,7 +61,8 @@ class Controller(Protocol):
     """What the lines need of the call controller."""
 
     def originate(self, leg: PortLeg, dialled: str, caller: CallerInfo,
-                  user: str | None = None) -> CallId: ...
+                  user: str | None = None, *, subject: Subject | None = None,
+                  action: Action = Action.CALL) -> CallId: ...
 
     def port_answered(self, leg: PortLeg) -> None: ...
 

@@ -48,6 +48,7 @@ from firmware.config.schema import (
     Hunting,
     Role,
 )
+from firmware.features.disa import DisaPin, DisaSettings
 from firmware.sip.errors import SipParseError
 from firmware.sip.uri import parse_uri
 
@@ -143,6 +144,9 @@ class Office:
     """FXO hal device name → the number its incoming calls ring (an extension or department)."""
     line_settings: LineSettings = field(default_factory=LineSettings)
     numbering: NumberingContext = field(default_factory=NumberingContext)
+    disa: DisaSettings = field(default_factory=DisaSettings)
+    disa_lines: tuple[str, ...] = ()
+    """FXO ports answered by DISA (empty unless DISA is enabled)."""
 
 
 def numbering_context(config: Config) -> NumberingContext:
@@ -261,6 +265,21 @@ def build_inbound(config: Config, lines: Sequence[str]) -> dict[str, str]:
     return inbound
 
 
+def build_disa(config: Config) -> DisaSettings:
+    """The DISA guard's settings; each PIN carries its user's extension as the subject whose
+    class of service its calls get."""
+    d = config.disa
+    by_id = {u.id: u for u in config.users}
+    pins = tuple(DisaPin(Subject(SubjectKind.EXTENSION, by_id[p.user].extension), p.pin)
+                 for p in d.user_pins if p.user in by_id)
+    return DisaSettings(
+        enabled=d.enabled, caller_allow=d.caller_allow, pins=pins,
+        extensions_without_pin=d.extensions_without_pin, max_attempts=d.max_attempts,
+        caller_lockout_failures=d.caller_lockout_failures, caller_window_s=d.caller_window_s,
+        caller_lockout_s=d.caller_lockout_s, global_lockout_failures=d.global_lockout_failures,
+        global_window_s=d.global_window_s, global_lockout_s=d.global_lockout_s)
+
+
 def build_office(config: Config, fxo_ports: Sequence[str] = ()) -> Office:
     """The call controller's view of `config` on a board whose FXO ports are `fxo_ports`
     (hal device names, e.g. ("fxo1", "fxo2")). Pure; `config` must be validated."""
@@ -277,4 +296,6 @@ def build_office(config: Config, fxo_ports: Sequence[str] = ()) -> Office:
         inbound=MappingProxyType(build_inbound(config, lines)),
         line_settings=line_settings,
         numbering=numbering_context(config),
+        disa=build_disa(config),
+        disa_lines=config.disa.lines if config.disa.enabled else (),
     )

@@ -15,7 +15,9 @@ import logging
 import random
 from collections.abc import Sequence
 
+from firmware.bus import EventBus
 from firmware.calls.controller import CallController
+from firmware.calls.doors import DoorService
 from firmware.calls.handsets import Handsets
 from firmware.calls.leg import LegKind
 from firmware.calls.lines import PhoneLines
@@ -27,9 +29,11 @@ from firmware.media.dsp.tones import PLANS, Country, TonePlan
 from firmware.media.ports import PortMedia
 from hal.audio import PcmBus
 from hal.board import Board
+from hal.contact import ContactInput
 from hal.dect import DectBase
 from hal.fxo import FxoPort
 from hal.fxs import FxsPort
+from hal.relay import Relay
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,8 @@ def tone_plan(country: str) -> TonePlan:
 class PortServices:
     """Everything that makes the board's ports legs of calls."""
 
-    def __init__(self, board: Board, controller: CallController, config: Config) -> None:
+    def __init__(self, board: Board, controller: CallController, config: Config, *,
+                 bus: EventBus) -> None:
         self._controller = controller
         buses = [d for d in board.devices if isinstance(d, PcmBus)]
         self.fxs = {d.name: d for d in board.devices if isinstance(d, FxsPort)}
@@ -56,12 +61,16 @@ class PortServices:
         self.trunks: CityLines | None = None
         self.handsets: Handsets | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        relays = [d for d in board.devices if isinstance(d, Relay)]
+        inputs = [d for d in board.devices if isinstance(d, ContactInput)]
+        self.doors = DoorService(bus, controller.clock, relays=relays, inputs=inputs)
         if not buses or not (self.fxs or self.fxo or self.dect):
             return
         plan = tone_plan(config.office.country)
-        bus = buses[0]
-        engine = AnalogMediaEngine(bus.slots, tone_plan=plan, rng=random.SystemRandom())
-        self.media = PortMedia(bus, engine, board.clock)
+        pcm = buses[0]
+        engine = AnalogMediaEngine(pcm.slots, tone_plan=plan, rng=random.SystemRandom())
+        self.media = PortMedia(pcm, engine, board.clock)
+        self.doors.listen_to(self.media, {n: p.audio.slot for n, p in self.fxs.items()})
         clock = controller.clock
         self.lines = PhoneLines(controller, self.media, self.fxs, clock, tone_plan=plan)
         self.trunks = CityLines(controller, self.media, self.fxo, clock)
@@ -87,14 +96,20 @@ class PortServices:
         if self.trunks is not None:
             reversal = {line.port: line.disconnect is DisconnectMethod.POLARITY_REVERSAL
                         for line in config.fxo_lines}
-            self.trunks.apply(office.inbound, reversal)
+            extensions = [u.extension for u in office.directory.users.values()]
+            self.trunks.apply(office.inbound, reversal, disa=office.disa,
+                              disa_lines=office.disa_lines, extensions=extensions,
+                              dial_plan=office.dial_plan)
+        self.doors.apply(config.doors, office.directory)
 
     async def start(self) -> None:
-        """Bind the slots' sockets and start the tick and the ports' listeners."""
+        """Bind the slots' sockets and start the tick, the ports' listeners and the doors."""
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self.doors.run(), name="doors"))
+        self._tasks[-1].add_done_callback(_report)
         if self.media is None:
             return
         await self.media.start()
-        loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.media.run(), name="port-media"))
         if self.lines is not None:
             self._tasks.append(loop.create_task(self.lines.run(), name="phone-lines"))
@@ -102,7 +117,7 @@ class PortServices:
             self._tasks.append(loop.create_task(self.trunks.run(), name="city-lines"))
         if self.handsets is not None:
             self._tasks.append(loop.create_task(self.handsets.run(), name="dect-handsets"))
-        for task in self._tasks:
+        for task in self._tasks[1:]:
             task.add_done_callback(_report)
 
     async def close(self) -> None:

@@ -678,6 +678,54 @@ class InboundRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class DisaUserPin:
+    """A user's DISA PIN: calls placed with it carry that user's class of service."""
+
+    user: str = field(metadata=setting("`id` of the user.", example="alice"))
+    pin: str = field(
+        metadata=setting("4 to 12 digits, known only to that user.", minimum=4, maximum=12,
+                         pattern=r"[0-9]+", pattern_hint="digits only", fmt=Format.PASSWORD,
+                         example='"482915"'))
+
+
+@dataclass(frozen=True, slots=True)
+class DisaSection:
+    """Direct inward system access on city lines: the caller dials an extension from the
+    greeting, or * and a PIN for the box's dial tone. Off until enabled (toll fraud)."""
+
+    enabled: bool = field(default=False, metadata=setting(
+        "Answer the `lines` with DISA. Off by default: DISA is the classic toll-fraud hole."))
+    lines: tuple[str, ...] = field(default=(), metadata=setting(
+        "FXO ports answered by DISA instead of their inbound route.", example="[fxo2]"))
+    caller_allow: tuple[str, ...] = field(default=(), metadata=setting(
+        "Caller-ID patterns allowed (`+7495*`, `?` one digit); empty: any caller.",
+        example='["+7495*"]'))
+    user_pins: tuple[DisaUserPin, ...] = field(default=(), metadata=setting(
+        "PINs per user; a PIN gives dial tone with its user's class of service."))
+    extensions_without_pin: bool = field(default=True, metadata=setting(
+        "Callers may dial an extension from the greeting without a PIN."))
+    max_attempts: int = field(default=3, metadata=setting(
+        "Wrong PINs per call before hanging up.", minimum=1, maximum=5))
+    caller_lockout_failures: int = field(default=3, metadata=setting(
+        "Wrong PINs from one caller within `caller_window_s` that lock it out.",
+        minimum=1, maximum=20))
+    caller_window_s: float = field(default=3600.0, metadata=setting(
+        "Window in which a caller's failures count.", unit="s", minimum=60.0,
+        maximum=86400.0))
+    caller_lockout_s: float = field(default=3600.0, metadata=setting(
+        "How long a caller stays locked out.", unit="s", minimum=60.0, maximum=604800.0))
+    global_lockout_failures: int = field(default=10, metadata=setting(
+        "Wrong PINs from all callers within `global_window_s` that lock DISA for everyone.",
+        minimum=1, maximum=200))
+    global_window_s: float = field(default=600.0, metadata=setting(
+        "Window in which all callers' failures count.", unit="s", minimum=60.0,
+        maximum=86400.0))
+    global_lockout_s: float = field(default=1800.0, metadata=setting(
+        "How long DISA stays locked for everyone.", unit="s", minimum=60.0,
+        maximum=604800.0))
+
+
+@dataclass(frozen=True, slots=True)
 class AnalogSettings:
     """How analog phones on FXS ports behave: the fields of calls.analog.LineSettings, whose
     module docstring says where each default comes from."""
@@ -721,6 +769,50 @@ class AnalogSettings:
     recall_ring: RingKind = field(
         default=RingKind.DISTINCTIVE_1,
         metadata=setting("How the phone rings when a held call calls back."))
+
+
+@dataclass(frozen=True, slots=True)
+class Door:
+    """A door station on an FXS port, its lock relay and its bell. The phone that answers the
+    door's call opens the lock by dialling `open_code`; every opening is logged with who opened.
+    """
+
+    # The fields of features.door.DoorSettings (tests/unit/calls/test_doors.py keeps them in
+    # step); declared here because that module imports this one.
+
+    id: str = field(
+        metadata=setting("The door's name as installers say it; openings are logged with it.",
+                         minimum=1, maximum=32, pattern=ID_PATTERN, pattern_hint=ID_HINT,
+                         example="front"))
+    station_device: str = field(
+        metadata=setting("Device id of the door station: an `fxs` device (usually with a "
+                         "`hotline`).", minimum=1, maximum=32, pattern=ID_PATTERN,
+                         pattern_hint=ID_HINT, example="front-door"))
+    rings: str = field(
+        metadata=setting("Extension or department number the door station and the bell call.",
+                         pattern=r"[0-9]{2,5}", pattern_hint="2 to 5 digits", example='"201"'))
+    relay: str = field(
+        default="relay1",
+        metadata=setting("Relay output of the lock, as the board names it.",
+                         pattern=r"relay[1-9][0-9]*",
+                         pattern_hint="relay and the output number, e.g. relay1"))
+    pulse_ms: int = field(
+        default=3000,
+        metadata=setting("How long the lock relay is energised per opening.", unit="ms",
+                         minimum=100, maximum=30000))
+    open_code: str = field(
+        default="*1",
+        metadata=setting("DTMF code the answering party dials during the door call to open; "
+                         "the default has two keys so that a stray `*` cannot open.",
+                         minimum=1, maximum=8,
+                         pattern=r"[0-9*#A-D]+", pattern_hint="0-9, *, # and A-D",
+                         example='"*1"'))
+    bell_input: str | None = field(
+        default=None,
+        metadata=setting("Contact input of the door bell, which rings `rings`; null: no bell.",
+                         pattern=r"input[1-9][0-9]*",
+                         pattern_hint="input and the input number, e.g. input1",
+                         example="input1"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -779,6 +871,14 @@ class Config:
     analog: AnalogSettings = field(
         default_factory=AnalogSettings,
         metadata=setting("Analog phone behaviour.")
+    )
+    disa: DisaSection = field(
+        default_factory=DisaSection,
+        metadata=setting("Direct inward system access on city lines (off by default).")
+    )
+    doors: tuple[Door, ...] = field(
+        default=(),
+        metadata=setting("Door stations, their locks and bells.", maximum=16)
     )
     _by_extension: Mapping[str, User] = field(init=False, repr=False, compare=False)
     _by_user_id: Mapping[str, User] = field(init=False, repr=False, compare=False)

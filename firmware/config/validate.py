@@ -38,12 +38,14 @@ from firmware.config.schema import (
     Device,
     DeviceAuth,
     DeviceKind,
+    Door,
     Format,
     PortRange,
     RegistrationSettings,
     SipSettings,
     TrunkGroupSettings,
 )
+from firmware.features.door import DoorSettings
 from firmware.sip.errors import SipParseError
 from firmware.sip.uri import parse_uri
 
@@ -593,6 +595,16 @@ def _trunk_group_rule(w: _Walker, g: TrunkGroupSettings, node: _Node, path: str)
     return ok
 
 
+def _door_rule(w: _Walker, d: Door, node: _Node, path: str) -> bool:
+    """The door core's own checks (features.door.DoorSettings.problems), so that the
+    revision the box accepts is one the door panel accepts."""
+    settings = DoorSettings(**{f.name: getattr(d, f.name) for f in dataclasses.fields(Door)})
+    problems = settings.problems()
+    for problem in problems:
+        w.report(path, node, problem)
+    return not problems
+
+
 def _text_of(node: _Node) -> str | None:
     if node.kind != "scalar" or node.scalar is None:  # `username: null` is no username
         return None
@@ -638,6 +650,7 @@ def _document_rule(w: _Walker, root: _Node) -> None:
     unique("trunk_groups", "id")
     unique("classes_of_service", "name")
     unique("inbound", "line")
+    unique("doors", "id")
     _unique_ports(w, _child(root, "devices"))
     user_ids = [v for _, v, _ in column("users", "id") if v is not None]
     for i, owner, node in column("devices", "user"):
@@ -745,6 +758,44 @@ def _telephony_rule(w: _Walker, c: Config, node: _Node) -> None:
                 target.target, ExtensionTarget | DepartmentTarget):
             report(f"inbound[{i}].destination",
                    f"'{route.destination}' is no extension or department number")
+    for i, door in enumerate(c.doors):
+        station = next((d for d in c.devices if d.id == door.station_device), None)
+        if station is None:
+            fxs = [d.id for d in c.devices if d.kind is DeviceKind.FXS]
+            report(f"doors[{i}].station_device",
+                   f"no device has id '{door.station_device}'"
+                   + (_did_you_mean(door.station_device, fxs)
+                      or ": add the door station under `devices:` with `kind: fxs`"))
+        elif station.kind is not DeviceKind.FXS:
+            report(f"doors[{i}].station_device",
+                   f"'{door.station_device}' is a {station.kind.value} device: a door station "
+                   "is an fxs device (SIP door intercoms come later)")
+        target = plan.resolve(door.rings)
+        if target.state is not MatchState.COMPLETE or not isinstance(
+                target.target, ExtensionTarget | DepartmentTarget):
+            report(f"doors[{i}].rings", f"'{door.rings}' is no extension or department number")
+    _disa_rules(c, report)
+
+
+def _disa_rules(c: Config, report: Callable[[str, str], None]) -> None:
+    users = [u.id for u in c.users]
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(c.disa.user_pins):
+        if entry.user not in users:
+            report(f"disa.user_pins[{i}].user", f"no user has id '{entry.user}'"
+                   + (_did_you_mean(entry.user, users) or ""))
+        if entry.pin in seen:
+            report(f"disa.user_pins[{i}].pin",
+                   f"the same PIN as disa.user_pins[{seen[entry.pin]}]: a PIN must name one user")
+        seen.setdefault(entry.pin, i)
+    for i, line in enumerate(c.disa.lines):
+        if not _FXO_PORT.fullmatch(line):
+            report(f"disa.lines[{i}]", f"must be fxo and the port number, e.g. fxo1, "
+                                       f"not '{line}'")
+    if c.disa.enabled and not c.disa.lines:
+        report("disa.lines", "DISA is enabled but answers no line: list the FXO ports")
+    if c.disa.enabled and not c.disa.user_pins and not c.disa.extensions_without_pin:
+        report("disa.user_pins", "DISA is enabled but has no PIN and no extension dialling")
 
 
 CROSS_FIELD_RULES: tuple[str, ...] = (
@@ -767,6 +818,10 @@ CROSS_FIELD_RULES: tuple[str, ...] = (
     "existing trunk groups (`city` when none are configured); `users[].class_of_service` "
     "names `standard`, `internal_only` or a class under `classes_of_service`; "
     "`inbound[].destination` is an extension or department number.",
+    "`disa.user_pins[].user` names an existing user and no two PINs are the same; "
+    "`disa.lines` are FXO ports, and an enabled DISA lists at least one.",
+    "`doors[].id` are unique; `doors[].station_device` names an existing `fxs` device; "
+    "`doors[].rings` is an extension or department number.",
     "The numbering plan is unambiguous: extensions, feature codes, trunk access codes and the "
     "country's emergency numbers are unique and none is the start of another (an extension "
     "may not begin with a trunk access code, a feature code taking digits may not begin "
@@ -782,6 +837,7 @@ _RECORD_RULES: dict[type[Any], Callable[[_Walker, Any, _Node, str], bool]] = {
     SipSettings: _sip_rule,
     Device: _device_rule,
     TrunkGroupSettings: _trunk_group_rule,
+    Door: _door_rule,
 }
 
 

@@ -218,7 +218,7 @@ class DoorPanel:
         self._requests[door.id] += 1
         started = door.id not in self._pulse_until
         self._records.append(DoorOpened(door.id, by, method, now, started))
-        log.info("door %r opened by %r (%s)%s", door.id, by, method.value,
+        log.debug("door %r opened by %r (%s)%s", door.id, by, method.value,
                  "" if started else " during a running pulse")
         if not started:
             return None
