@@ -34,7 +34,14 @@ from firmware.calls.cos import (
     TollGuard,
     destination_of,
 )
-from firmware.calls.dialplan import DialPlan, EmergencyTarget, ExternalTarget, MatchState
+from firmware.calls.dialplan import (
+    DialPlan,
+    EmergencyTarget,
+    ExtensionTarget,
+    ExternalTarget,
+    FeatureTarget,
+    MatchState,
+)
 from firmware.calls.directory import DeviceEntry, Directory, UserEntry
 from firmware.calls.events import (
     Answered,
@@ -245,6 +252,8 @@ class CallController:
         self._port_legs: dict[LegId, str] = {}
         self.hold_music: HoldMusic | None = None
         self.toll_guard = TollGuard(CosPolicy())
+        self.dnd: set[str] = set()
+        """Users in do-not-disturb (set and cleared by feature code): their calls get busy."""
         """Class of service and limits on every outside call (counts survive revisions)."""
         """Plays to the party a port put on hold; None: the held party hears silence."""
         """Port legs counted in `_port_busy`, and their port."""
@@ -551,12 +560,17 @@ class CallController:
             if not targets:
                 self._fail(call, SipStatus.TEMPORARILY_UNAVAILABLE, Cause.UNAVAILABLE)
                 return
-            if self._busy.get(user.id):
+            if self._busy.get(user.id) or user.id in self.dnd:
                 self._fail(call, SipStatus.BUSY_HERE, Cause.BUSY)
                 return
             call.users.add(user.id)
             self._busy.setdefault(user.id, set()).add(call.id)
         else:
+            match = self.dial_plan.resolve(dialled) if self.dial_plan is not None else None
+            if (match is not None and match.state is MatchState.COMPLETE
+                    and isinstance(match.target, FeatureTarget)):
+                self._feature(call, match.target)
+                return
             found = self._external_targets(call)
             if found is None:
                 return
@@ -601,6 +615,78 @@ class CallController:
         log.info("%s: no free line for %r", call.id, call.dialled)
         self._fail(call, SipStatus.SERVICE_UNAVAILABLE, Cause.UNAVAILABLE)
         return None
+
+    # -- feature codes -----------------------------------------------------------------------
+
+    def _feature(self, call: Call, target: FeatureTarget) -> None:
+        """A feature code: do it and confirm (confirmation tone on a port), or fail."""
+        feature = target.feature
+        caller_user = next(iter(call.users), None)
+        log.info("%s: feature %s %r by %s", call.id, feature, target.argument, call.caller)
+        if feature in ("pickup", "directed_pickup"):
+            victim = self._ringing_call_for(call, target)
+            if victim is None or not isinstance(call.a, PortLeg):
+                self._fail(call, SipStatus.NOT_FOUND, Cause.NOT_FOUND)
+                return
+            self._pick_up(call, call.a, victim)
+        elif feature in ("dnd_on", "dnd_off") and caller_user is not None:
+            if feature == "dnd_on":
+                self.dnd.add(caller_user)
+            else:
+                self.dnd.discard(caller_user)
+            self._confirm(call)
+        else:
+            log.info("%s: feature %s is not available yet", call.id, feature)
+            self._fail(call, SipStatus.NOT_IMPLEMENTED, Cause.NOT_FOUND)
+
+    def _confirm(self, call: Call) -> None:
+        a = call.a
+        call.a_answered_final = True
+        if isinstance(a, PortLeg):
+            self._sides[a.kind].confirmed(a)
+        elif a.server_tx is not None:
+            # A SIP phone's feature call: there is no media to confirm with; 603 with the
+            # reason says it was done without a call (RFC 3261 §21.6.2).
+            self._reply(a.invite, a.server_tx, SipStatus.DECLINE, "Done",
+                        to_tag=a.local_tag)
+        self._end(call, Cause.NORMAL, SipStatus.OK)
+
+    def _ringing_call_for(self, call: Call, target: FeatureTarget) -> Call | None:
+        """The call a pickup takes: the longest-ringing call (the office is one pickup
+        group), or for directed pickup the one ringing the dialled extension's devices;
+        never a call the picker placed or one that rings the picker."""
+        wanted: set[str] | None = None
+        if isinstance(target.destination, ExtensionTarget):
+            wanted = {d.id for d in self.directory.devices_of(target.destination.user)}
+        elif target.feature == "directed_pickup":
+            return None
+        picker = call.a.device
+        for other in sorted(self.calls.values(), key=lambda c: c.started_at):
+            if other is call or other.state is not CallState.RINGING or not other.forks:
+                continue
+            devices = {leg.device for leg in other.forks.values()}
+            if other.a.device == picker or picker in devices:
+                continue
+            if wanted is None or devices & wanted:
+                return other
+        return None
+
+    def _pick_up(self, call: Call, leg: PortLeg, victim: Call) -> None:
+        """Answer `victim` on the picker's phone: its feature call ends quietly and its leg
+        becomes the answering fork of the ringing call."""
+        self._free_port(leg)
+        call.a = PortLeg(leg.id, leg.kind, leg.role, leg.device, leg.port, leg.ref,
+                         state=LegState.TERMINATED)
+        call.a_answered_final = True
+        call.answered_by = leg.device
+        self._end(call, Cause.NORMAL, SipStatus.OK)
+        leg.id = LegId(f"{victim.id}-p{next(self._leg_ids)}")
+        leg.state = LegState.CALLING
+        victim.forks[leg.id] = leg
+        self._legs_call[leg.id] = victim
+        self._hold_port(leg)
+        log.info("%s: picked up by %s", victim.id, leg.device)
+        self.port_answered(leg)
 
     def _allowed_out(self, call: Call, target: ExternalTarget | EmergencyTarget) -> bool:
         """Class of service and limits, in the core for every caller (toll restriction is

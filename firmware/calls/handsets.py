@@ -386,6 +386,12 @@ class Handsets:
         signal = analog.Busy if cause is Cause.BUSY else analog.Congestion
         self._feed(handset, signal(CallId(leg.ref)), drain_now=False)
 
+    def confirmed(self, leg: PortLeg) -> None:
+        handset = self._handset_of(leg)
+        if handset is not None:
+            handset.legs.pop(leg.ref, None)
+            self._feed(handset, analog.Confirmed(CallId(leg.ref)), drain_now=False)
+
     def released(self, leg: PortLeg, cause: Cause) -> None:
         handset = self._handset_of(leg)
         if handset is None:

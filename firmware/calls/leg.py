@@ -90,6 +90,10 @@ class PortSide(Protocol):
         """`leg`'s outgoing call did not connect (busy tone for BUSY, congestion otherwise)."""
         ...
 
+    def confirmed(self, leg: PortLeg) -> None:
+        """`leg`'s call was a feature code that took effect: confirmation tone."""
+        ...
+
     def released(self, leg: PortLeg, cause: Cause) -> None:
         """The far side left, or an offer is withdrawn (caller gone, answered elsewhere)."""
         ...

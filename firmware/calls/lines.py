@@ -381,6 +381,12 @@ class PhoneLines:
         signal = analog.Busy if cause is Cause.BUSY else analog.Congestion
         self._feed(phone, signal(CallId(leg.ref)), drain_now=False)
 
+    def confirmed(self, leg: PortLeg) -> None:
+        phone = self._phone_of(leg)
+        if phone is not None:
+            phone.legs.pop(leg.ref, None)
+            self._feed(phone, analog.Confirmed(CallId(leg.ref)), drain_now=False)
+
     def released(self, leg: PortLeg, cause: Cause) -> None:
         phone = self._phone_of(leg)
         if phone is None:

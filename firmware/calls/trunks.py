@@ -384,6 +384,9 @@ class CityLines:
             log.info("%s: the office cannot take the call (%s); left unanswered",
                      leg.port, cause)
 
+    def confirmed(self, leg: PortLeg) -> None:
+        pass  # a city line dials no feature codes
+
     def released(self, leg: PortLeg, cause: Cause) -> None:
         line = self._lines.get(leg.port)
         if line is not None and line.leg is leg:

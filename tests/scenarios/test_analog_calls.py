@@ -340,3 +340,47 @@ async def test_international_number_is_refused_by_default_class_of_service(
     reception.heard()
     await asyncio.sleep(0.6)
     assert level_dbm0(reception.heard(), 425.0) > -20, "congestion tone"
+
+
+async def test_group_pickup_answers_the_call_ringing_another_phone(
+        rehearsal: Rehearsal) -> None:
+    alice = await rehearsal.office.phone("201")
+    reception, store = rehearsal.board.phone(1), rehearsal.board.phone(2)
+    await alice.dial("302")
+    await until(lambda: store.is_ringing, "the store rings")
+    reception.lift()
+    reception.dial("*8")
+    response = await alice.connected()
+    assert response.status == 200, "the caller is answered by the picker"
+    await until(lambda: not store.is_ringing, "the store stops ringing")
+    assert rehearsal.answered[-1].device == "reception-phone"
+    reception.heard()
+    await rtp_tone_to(alice, 1.0)
+    assert abs(level_dbm0(reception.heard()) - LEVEL_DBM0) < 1.5
+    await alice.hangup()
+    await until(lambda: any(e.answered_by == "reception-phone" for e in rehearsal.ended),
+                "the picked-up call ends")
+    reception.hang_up()
+
+
+async def test_do_not_disturb_by_feature_code_gives_callers_busy_until_cleared(
+        rehearsal: Rehearsal) -> None:
+    alice = await rehearsal.office.phone("201")
+    reception = rehearsal.board.phone(1)
+    reception.lift()
+    reception.dial("*26")
+    await asyncio.sleep(0.8)
+    assert level_dbm0(reception.heard(), 425.0) > -25, "confirmation tone"
+    reception.hang_up()
+    await asyncio.sleep(0.2)
+    await alice.dial("301")
+    assert (await alice.connected()).status == 486
+    assert not reception.is_ringing
+    reception.lift()
+    reception.dial("#26")
+    await asyncio.sleep(0.8)
+    reception.hang_up()
+    await asyncio.sleep(1.5)  # on-hook longer than a flash is a hang-up
+    alice.responses.clear()  # the scripted phone reads the first final response it has
+    await alice.dial("301")
+    await until(lambda: reception.is_ringing, "reception rings again")
