@@ -32,21 +32,19 @@ import functools
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from firmware.calls import analog
-from firmware.calls.analog import AnalogLine, LineInput, LineKind, LineSettings
+from firmware.calls.analog import AnalogLine, LineKind, LineSettings
 from firmware.calls.dialplan import DialPlan
 from firmware.calls.directory import Directory
 from firmware.calls.events import CallId, Cause, LegId
 from firmware.calls.leg import CallerInfo, LegKind, PortLeg
 from firmware.calls.lines import Controller, PlanCollector
 from firmware.calls.sip_leg import LegRole
+from firmware.calls.station import SlotMedia, StationSide
 from firmware.clock import Clock
 from firmware.config.schema import DeviceKind
-from firmware.media.codecs.codec import Encoding
-from firmware.media.dsp.callerid import CallerId
-from firmware.media.dsp.tones import RingKind, ToneKind
 from firmware.media.negotiation import LocalMedia
 from hal.dect import CallerIdText, DectBase
 from hal.errors import DeviceError
@@ -72,19 +70,6 @@ _FAILURES = (DeviceError, KeyError, RuntimeError, OSError)
 subscribed, the base is closed (hal.dect.DectBase)."""
 
 
-class SlotMedia(Protocol):
-    """What the handsets need of the port media (`media/ports.py::PortMedia`)."""
-
-    def address(self, slot: int) -> Address: ...
-
-    def connect(self, slot: int, remote: Address, codec: Encoding, payload_type: int,
-                telephone_event_pt: int | None) -> None: ...
-
-    def disconnect(self, slot: int) -> None: ...
-
-    def play_tone(self, slot: int, kind: ToneKind | None) -> None: ...
-
-
 @dataclass(eq=False, slots=True)
 class _Handset:
     """One configured handset: its pure line, its calls and its speech slot."""
@@ -107,13 +92,13 @@ class _Handset:
     """The call whose audio the slot carries now."""
 
 
-class Handsets:
+class Handsets(StationSide[_Handset]):
     """The `PortSide` of DECT handsets (`LegKind.DECT`) on the board's bases."""
 
     def __init__(self, controller: Controller, media: SlotMedia, bases: Iterable[DectBase],
                  clock: Clock, *, settings: LineSettings | None = None) -> None:
+        super().__init__(media, clock)
         self._controller = controller
-        self._media = media
         self._bases = {base.name: base for base in bases}
         self._clock = clock
         self._settings = settings or LineSettings()
@@ -215,33 +200,9 @@ class Handsets:
 
     # -- the line ---------------------------------------------------------------------------
 
-    def _feed(self, handset: _Handset, event: LineInput, *, drain_now: bool = True) -> None:
-        handset.line.handle(event, self._clock.now())
-        if drain_now:
-            self._drain(handset)
-        else:
-            asyncio.get_running_loop().call_soon(self._drain, handset)
-
-    def _drain(self, handset: _Handset) -> None:
-        for command in handset.line.commands():
-            self._execute(handset, command)
+    def _after_drain(self, handset: _Handset) -> None:
         if handset.line.state is analog.State.IDLE and handset.slot is not None:
             self._give_back_slot(handset, handset.slot)
-        self._rearm(handset)
-
-    def _rearm(self, handset: _Handset) -> None:
-        if handset.timer is not None:
-            handset.timer.cancel()
-            handset.timer = None
-        deadline = handset.line.next_deadline()
-        if deadline is not None:
-            delay = max(0.0, deadline - self._clock.now())
-            handset.timer = asyncio.get_running_loop().call_later(delay, self._expire, handset)
-
-    def _expire(self, handset: _Handset) -> None:
-        handset.timer = None
-        handset.line.handle_timers(self._clock.now())
-        self._drain(handset)
 
     def _give_back_slot(self, handset: _Handset, slot: int) -> None:
         """The line is idle: silence `slot` and let the base free it."""
@@ -332,16 +293,7 @@ class Handsets:
         if leg is not None:
             self._controller.port_released(leg, cause)
 
-    def _connect(self, handset: _Handset, call: str) -> None:
-        audio = handset.audio.get(call)
-        if audio is None or handset.slot is None:
-            return
-        remote, media = audio
-        self._media.connect(handset.slot, remote, media.codec, media.payload_type,
-                            media.telephone_event_pt)
-        handset.connected = call
-
-    def _handset_of(self, leg: PortLeg) -> _Handset | None:
+    def _station_of(self, leg: PortLeg) -> _Handset | None:
         return None if leg.handset is None else self._handsets.get((leg.port, leg.handset))
 
     # -- PortSide -------------------------------------------------------------------------
@@ -352,59 +304,3 @@ class Handsets:
         return any(h.base.name == port and h.line.state is analog.State.IDLE
                    for h in self._handsets.values())
 
-    def offer(self, leg: PortLeg, caller: CallerInfo) -> bool:
-        handset = self._handset_of(leg)
-        if handset is None or handset.line.state is not analog.State.IDLE:
-            return False  # call waiting on a handset comes with transfer (issue 5)
-        handset.legs[leg.ref] = leg
-        internal = caller.number.isdigit() and len(caller.number) <= 5
-        kind = RingKind.INTERNAL if internal else RingKind.NORMAL
-        cid = CallerId(number=caller.number or None, name=caller.name or None)
-        self._feed(handset, analog.IncomingCall(CallId(leg.ref), cid, kind), drain_now=False)
-        return True
-
-    def alerting(self, leg: PortLeg) -> None:
-        handset = self._handset_of(leg)
-        if handset is not None:
-            self._feed(handset, analog.Ringing(CallId(leg.ref)), drain_now=False)
-
-    def answered(self, leg: PortLeg, remote: tuple[str, int], media: LocalMedia) -> None:
-        handset = self._handset_of(leg)
-        if handset is None:
-            return
-        handset.audio[leg.ref] = (remote, media)
-        if leg.role is LegRole.OUTBOUND:  # the handset answered a call to it: talk at once
-            self._connect(handset, leg.ref)
-        else:
-            self._feed(handset, analog.Answered(CallId(leg.ref)), drain_now=False)
-
-    def failed(self, leg: PortLeg, cause: Cause) -> None:
-        handset = self._handset_of(leg)
-        if handset is None:
-            return
-        handset.legs.pop(leg.ref, None)
-        signal = analog.Busy if cause is Cause.BUSY else analog.Congestion
-        self._feed(handset, signal(CallId(leg.ref)), drain_now=False)
-
-    def confirmed(self, leg: PortLeg) -> None:
-        handset = self._handset_of(leg)
-        if handset is not None:
-            handset.legs.pop(leg.ref, None)
-            self._feed(handset, analog.Confirmed(CallId(leg.ref)), drain_now=False)
-
-    def released(self, leg: PortLeg, cause: Cause) -> None:
-        handset = self._handset_of(leg)
-        if handset is None:
-            return
-        handset.legs.pop(leg.ref, None)
-        handset.audio.pop(leg.ref, None)
-        if handset.connected == leg.ref and handset.slot is not None:
-            self._media.disconnect(handset.slot)
-            handset.connected = None
-        self._feed(handset, analog.FarEndHungUp(CallId(leg.ref)), drain_now=False)
-
-    def media_address(self, leg: PortLeg) -> tuple[str, int] | None:
-        handset = self._handset_of(leg)
-        if handset is None or handset.slot is None:
-            return None
-        return self._media.address(handset.slot)

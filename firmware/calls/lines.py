@@ -31,7 +31,6 @@ from firmware.calls.analog import (
     Complete,
     Incomplete,
     Invalid,
-    LineInput,
     LineKind,
     LineSettings,
 )
@@ -41,11 +40,12 @@ from firmware.calls.directory import Directory
 from firmware.calls.events import CallId, Cause, LegId
 from firmware.calls.leg import CallerInfo, LegKind, PortLeg
 from firmware.calls.sip_leg import LegRole
+from firmware.calls.station import StationSide
 from firmware.clock import Clock
 from firmware.media.dsp.callerid import CallerId, encode_mdmf, fsk_audio
 from firmware.media.dsp.dtmf import DigitDetected
 from firmware.media.dsp.fsk import FskStandard
-from firmware.media.dsp.tones import RingKind, TonePlan
+from firmware.media.dsp.tones import TonePlan
 from firmware.media.frame import Frame, samples_per_frame
 from firmware.media.negotiation import LocalMedia
 from firmware.media.ports import PortMedia
@@ -146,16 +146,16 @@ def caller_id_frames(caller: CallerInfo, standard: FskStandard = FskStandard.V23
     return [padded[i : i + n] for i in range(0, padded.size, n)]
 
 
-class PhoneLines:
+class PhoneLines(StationSide[_Phone]):
     """The `PortSide` of FXS phones (and door stations on FXS ports)."""
 
     def __init__(self, controller: Controller, media: PortMedia, ports: Mapping[str, FxsPort],
                  clock: Clock, *, tone_plan: TonePlan, settings: LineSettings | None = None,
                  caller_id_standard: FskStandard = FskStandard.V23) -> None:
+        super().__init__(media, clock)
         self._controller = controller
-        self._media = media
+        self._media: PortMedia = media
         self._ports = dict(ports)
-        self._clock = clock
         self._plan_tones = tone_plan
         self._settings = settings or LineSettings()
         self._fsk = caller_id_standard
@@ -238,32 +238,6 @@ class PhoneLines:
 
     # -- the line ---------------------------------------------------------------------------
 
-    def _feed(self, phone: _Phone, event: LineInput, *, drain_now: bool = True) -> None:
-        phone.line.handle(event, self._clock.now())
-        if drain_now:
-            self._drain(phone)
-        else:
-            asyncio.get_running_loop().call_soon(self._drain, phone)
-
-    def _drain(self, phone: _Phone) -> None:
-        for command in phone.line.commands():
-            self._execute(phone, command)
-        self._rearm(phone)
-
-    def _rearm(self, phone: _Phone) -> None:
-        if phone.timer is not None:
-            phone.timer.cancel()
-            phone.timer = None
-        deadline = phone.line.next_deadline()
-        if deadline is not None:
-            delay = max(0.0, deadline - self._clock.now())
-            phone.timer = asyncio.get_running_loop().call_later(delay, self._expire, phone)
-
-    def _expire(self, phone: _Phone) -> None:
-        phone.timer = None
-        phone.line.handle_timers(self._clock.now())
-        self._drain(phone)
-
     def _execute(self, phone: _Phone, command: analog.Command) -> None:
         slot, port = phone.slot, phone.port
         match command:
@@ -329,16 +303,7 @@ class PhoneLines:
             case analog.Conference():
                 log.info("%s: three-way conference is not joined to calls yet", phone.device)
 
-    def _connect(self, phone: _Phone, call: str) -> None:
-        audio = phone.audio.get(call)
-        if audio is None:
-            return
-        remote, media = audio
-        self._media.connect(phone.slot, remote, media.codec, media.payload_type,
-                            media.telephone_event_pt)
-        phone.connected = call
-
-    def _phone_of(self, leg: PortLeg) -> _Phone | None:
+    def _station_of(self, leg: PortLeg) -> _Phone | None:
         return self._phones.get(leg.port)
 
     # -- PortSide -------------------------------------------------------------------------
@@ -346,58 +311,3 @@ class PhoneLines:
     def is_free(self, port: str) -> bool:
         phone = self._phones.get(port)
         return phone is not None and phone.line.state is analog.State.IDLE
-
-    def offer(self, leg: PortLeg, caller: CallerInfo) -> bool:
-        phone = self._phone_of(leg)
-        if phone is None or phone.line.state is not analog.State.IDLE:
-            return False  # call waiting is offered once transfer joins calls (issue 5)
-        phone.legs[leg.ref] = leg
-        internal = caller.number.isdigit() and len(caller.number) <= 5
-        kind = RingKind.INTERNAL if internal else RingKind.NORMAL
-        cid = CallerId(number=caller.number or None, name=caller.name or None)
-        self._feed(phone, analog.IncomingCall(CallId(leg.ref), cid, kind), drain_now=False)
-        return True
-
-    def alerting(self, leg: PortLeg) -> None:
-        phone = self._phone_of(leg)
-        if phone is not None:
-            self._feed(phone, analog.Ringing(CallId(leg.ref)), drain_now=False)
-
-    def answered(self, leg: PortLeg, remote: tuple[str, int], media: LocalMedia) -> None:
-        phone = self._phone_of(leg)
-        if phone is None:
-            return
-        phone.audio[leg.ref] = (remote, media)
-        if leg.role is LegRole.OUTBOUND:  # the phone answered a call to it: talk at once
-            self._connect(phone, leg.ref)
-        else:
-            self._feed(phone, analog.Answered(CallId(leg.ref)), drain_now=False)
-
-    def failed(self, leg: PortLeg, cause: Cause) -> None:
-        phone = self._phone_of(leg)
-        if phone is None:
-            return
-        phone.legs.pop(leg.ref, None)
-        signal = analog.Busy if cause is Cause.BUSY else analog.Congestion
-        self._feed(phone, signal(CallId(leg.ref)), drain_now=False)
-
-    def confirmed(self, leg: PortLeg) -> None:
-        phone = self._phone_of(leg)
-        if phone is not None:
-            phone.legs.pop(leg.ref, None)
-            self._feed(phone, analog.Confirmed(CallId(leg.ref)), drain_now=False)
-
-    def released(self, leg: PortLeg, cause: Cause) -> None:
-        phone = self._phone_of(leg)
-        if phone is None:
-            return
-        phone.legs.pop(leg.ref, None)
-        phone.audio.pop(leg.ref, None)
-        if phone.connected == leg.ref:
-            self._media.disconnect(phone.slot)
-            phone.connected = None
-        self._feed(phone, analog.FarEndHungUp(CallId(leg.ref)), drain_now=False)
-
-    def media_address(self, leg: PortLeg) -> tuple[str, int] | None:
-        phone = self._phone_of(leg)
-        return None if phone is None else self._media.address(phone.slot)

@@ -125,6 +125,18 @@ def heard_over_rtp(phone: Any) -> np.ndarray:
     return ulaw_decode(np.frombuffer(b"".join(payloads), np.uint8))
 
 
+async def talk_both_ways(sip_phone: Any, station: Any, tolerance_db: float = 1.5) -> None:
+    """A tone said on the SIP phone is heard at the analog phone or handset, and back, at
+    the level it was said at."""
+    station.heard()
+    await rtp_tone_to(sip_phone, 1.0)
+    assert abs(level_dbm0(station.heard()) - LEVEL_DBM0) < tolerance_db
+    sip_phone.rtp.clear()
+    station.speak(frames_of(tone(1.0)))
+    await until(lambda: len(sip_phone.rtp) >= 55, "RTP from the phone")
+    assert abs(level_dbm0(heard_over_rtp(sip_phone)) - LEVEL_DBM0) < tolerance_db
+
+
 async def test_analog_phone_calls_a_sip_phone_and_they_hear_each_other(
         rehearsal: Rehearsal) -> None:
     alice = await rehearsal.office.phone("201")
@@ -138,13 +150,7 @@ async def test_analog_phone_calls_a_sip_phone_and_they_hear_each_other(
     assert "Reception" in (invite.headers.get("From") or "")
     alice.answer()
     await until(lambda: rehearsal.answered, "the call is answered")
-    reception.heard()  # forget the ringback
-    await rtp_tone_to(alice, 1.0)
-    assert abs(level_dbm0(reception.heard()) - LEVEL_DBM0) < 1.5
-    alice.rtp.clear()
-    reception.speak(frames_of(tone(1.0)))
-    await until(lambda: len(alice.rtp) >= 55, "RTP from the analog phone")
-    assert abs(level_dbm0(heard_over_rtp(alice)) - LEVEL_DBM0) < 1.5
+    await talk_both_ways(alice, reception)
     reception.hang_up()
     await alice.expect_request("BYE")
     await until(lambda: rehearsal.ended, "the call is recorded as ended")
@@ -163,13 +169,7 @@ async def test_sip_phone_calls_an_analog_phone_which_rings_with_caller_id(
     reception.lift()
     response = await alice.connected()
     assert response.status == 200
-    reception.heard()
-    await rtp_tone_to(alice, 1.0)
-    assert abs(level_dbm0(reception.heard()) - LEVEL_DBM0) < 1.5
-    alice.rtp.clear()
-    reception.speak(frames_of(tone(1.0)))
-    await until(lambda: len(alice.rtp) >= 55, "RTP from the analog phone")
-    assert abs(level_dbm0(heard_over_rtp(alice)) - LEVEL_DBM0) < 1.5
+    await talk_both_ways(alice, reception)
     await alice.hangup()
     await until(lambda: rehearsal.ended, "the call ended")
     assert rehearsal.ended[0].answered_by == "reception-phone"
