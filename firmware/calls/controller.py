@@ -710,10 +710,9 @@ class CallController:
             kind = _device_kind(device)
             if kind is not LegKind.SIP:
                 side = self._sides.get(kind)
-                port = getattr(device, "port", None)
-                if side is not None and port is not None:
-                    out.append(_PortTarget(device.id, kind, port,
-                                           handset=getattr(device, "handset", None)))
+                if side is not None and device.port is not None:
+                    out.append(_PortTarget(device.id, kind, device.port,
+                                           handset=device.handset))
                 continue
             if device.contact is not None:
                 transport = Transport((device.contact.param("transport") or "udp").upper())
@@ -1664,10 +1663,6 @@ def _cause_of(status: int) -> Cause:
 
 
 def _device_kind(device: DeviceEntry) -> LegKind:
-    """The technology of a configured device (SIP unless the directory says otherwise)."""
-    kind = getattr(device, "kind", None)
-    try:
-        return LegKind(str(kind)) if kind is not None else LegKind.SIP
-    except ValueError:
-        return LegKind.SIP
+    """The technology of a configured device (the config's kinds are the leg kinds)."""
+    return LegKind(device.kind.value)
 
