@@ -939,8 +939,8 @@ class CallController:
 
     def _port_leg_done(self, call: Call, leg: PortLeg) -> None:
         """Forget a port leg that is no part of the call any more."""
-        if call.forks.pop(leg.id, None) is not None or leg is call.b or leg is call.a:
-            self._free_port(leg)
+        call.forks.pop(leg.id, None)
+        self._free_port(leg)  # idempotent: a leg is counted once
         if call.b is not leg and call.a is not leg:
             self._legs_call.pop(leg.id, None)
 
@@ -1277,7 +1277,7 @@ class CallController:
         if status == SipStatus.TRYING:
             self._reply(a.invite, a.server_tx, status)
             return
-        if status < 200 and status != SipStatus.TRYING:
+        if status < 200:
             extra = [*extra] or [("Contact", self._contact(a.peer.transport))]
         self._reply(a.invite, a.server_tx, status, to_tag=a.local_tag, extra=extra, body=body)
 
@@ -1418,9 +1418,7 @@ class CallController:
             log.info("%s: re-INVITE refused: %s", call.id, exc)
             self._reply(request, tx, SipStatus.NOT_ACCEPTABLE_HERE)
             return
-        held = _is_hold(request.body)
-        if held:
-            body = body.replace(b"a=sendrecv", b"a=recvonly")
+        held = _is_hold(request.body)  # the answer mirrors its direction (RFC 3264 §6.1)
         if held is not None and held != call.held:
             call.held = held
             self._bus.publish(CallHeld(call.id, origin.id, held, self._clock.now()))

@@ -222,7 +222,7 @@ class PhoneLines(StationSide[_Phone]):
 
     async def _worker(self, phone: _Phone) -> None:
         while True:
-            job = phone.work.get_nowait() if not phone.work.empty() else await phone.work.get()
+            job = await phone.work.get()
             try:
                 result = job()
                 if asyncio.iscoroutine(result):

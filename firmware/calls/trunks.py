@@ -346,7 +346,7 @@ class CityLines:
 
         async def seize_and_dial() -> None:
             await port.seize()
-            await self._clock_sleep(self._dial_delay_s)
+            await asyncio.sleep(self._dial_delay_s)
             if line.leg is not leg:
                 return  # withdrawn while the exchange got ready
             await port.dial(leg.dial)
@@ -355,9 +355,6 @@ class CityLines:
 
         line.work.put_nowait(seize_and_dial)
         return True
-
-    async def _clock_sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
     def alerting(self, leg: PortLeg) -> None:
         pass  # the city caller hears the exchange's ringback, not ours

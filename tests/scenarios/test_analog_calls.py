@@ -21,11 +21,12 @@ import pytest
 
 from firmware.calls.events import Answered, CallEnded, CallHeld
 from firmware.media.codecs.g711 import ulaw_decode, ulaw_encode
+from firmware.sip import sdp as sdp_mod
 from hal.board import find_board, load_board
 from hal.loader import create_board
 from hal.sim.board import SimBoard
 
-from .harness import WAIT_S, Box, Office
+from .harness import WAIT_S, Box, Media, Office
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -384,3 +385,16 @@ async def test_do_not_disturb_by_feature_code_gives_callers_busy_until_cleared(
     alice.responses.clear()  # the scripted phone reads the first final response it has
     await alice.dial("301")
     await until(lambda: reception.is_ringing, "reception rings again")
+
+
+async def test_sip_phone_holds_an_analog_call_and_the_box_answers_for_the_port(
+        rehearsal: Rehearsal) -> None:
+    alice = await _alice_talks_to_reception(rehearsal)
+    response = await alice.hold()
+    assert response.status == 200
+    assert Media.of(response.body).direction is sdp_mod.Direction.RECVONLY
+    response = await alice.resume()
+    assert response.status == 200
+    assert Media.of(response.body).direction is sdp_mod.Direction.SENDRECV
+    await talk_both_ways(alice, rehearsal.board.phone(1))
+    await alice.hangup()
