@@ -206,6 +206,7 @@ async def serve(
             ports_service.apply(office, config)
             hold_music = HoldMusic(MEDIA_ROOT / "moh")
             controller.hold_music = hold_music
+            _keep_forwarding(controller, options.data_dir / FORWARDING_FILE)
 
             def on_revision(revision: Revision, new: Config) -> None:
                 try:
@@ -357,6 +358,32 @@ def _settle_heap() -> None:
 
 
 _ALGORITHMS = {DigestAlgorithm.MD5: Algorithm.MD5, DigestAlgorithm.SHA256: Algorithm.SHA256}
+
+
+FORWARDING_FILE = "forwarding.json"
+"""Users' forwards and do-not-disturb, set by feature code (kept across restarts)."""
+
+
+def _keep_forwarding(controller: CallController, path: Path) -> None:
+    """Load the users' forwarding from `path` and store it there after every change (temp
+    file, fsync, rename). A damaged file is logged and set aside, never fatal: the users
+    then start without forwards rather than the box without calls."""
+    try:
+        controller.forwarding.load_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        log.error("forwarding state %s unusable (%s); starting without forwards", path, exc)
+        with contextlib.suppress(OSError):
+            path.replace(path.with_suffix(".damaged"))
+
+    def store() -> None:
+        try:
+            write_atomic(path, controller.forwarding.to_json().encode("utf-8"))
+        except OSError as exc:
+            log.error("cannot store forwarding state in %s: %s", path, exc)
+
+    controller.forwarding_changed = store
 
 
 def _controller_settings(advertise: str, config: Config) -> ControllerSettings:

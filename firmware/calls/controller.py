@@ -19,7 +19,7 @@ import asyncio
 import collections
 import itertools
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -41,6 +41,7 @@ from firmware.calls.dialplan import (
     ExternalTarget,
     FeatureTarget,
     MatchState,
+    Target,
 )
 from firmware.calls.directory import DeviceEntry, Directory, UserEntry
 from firmware.calls.events import (
@@ -50,6 +51,7 @@ from firmware.calls.events import (
     CallId,
     CallStarted,
     Cause,
+    Diverted,
     LegId,
     LegRinging,
     Registered,
@@ -59,6 +61,13 @@ from firmware.calls.events import (
 from firmware.calls.leg import CallerInfo, LegKind, PortLeg, PortSide
 from firmware.calls.sip_leg import LegRole, LegState, SipLeg
 from firmware.clock import Clock
+from firmware.features.forwarding import (
+    Diversion,
+    DiversionReason,
+    DivertTarget,
+    ForwardingTable,
+    ForwardKind,
+)
 from firmware.media import negotiation
 from firmware.media.codecs.codec import Encoding
 from firmware.media.hold import HoldMusic
@@ -99,6 +108,16 @@ _KNOWN_NOT_ALLOWED = frozenset({"MESSAGE", "PUBLISH", "NOTIFY", "REFER", "PRACK"
 _FORWARDED_IN_DIALOG = frozenset({"INVITE", "INFO", "UPDATE"})
 _BAD_EVENT = 489  # RFC 6665 §8.3.2 Bad Event: we publish no event packages yet
 
+
+_FORWARD_CODES: dict[str, ForwardKind | None] = {
+    "dnd_on": ForwardKind.DND,
+    "dnd_off": ForwardKind.DND,
+    "forward_always": ForwardKind.ALWAYS,
+    "forward_busy": ForwardKind.BUSY,
+    "forward_no_answer": ForwardKind.NO_ANSWER,
+    "forward_cancel": None,
+}
+"""Feature codes that change the caller's forwarding, and the forward each sets."""
 
 RETRY_AFTER_S = 5
 """Retry-After of a 503 for too many calls from one address (RFC 3261 §20.33)."""
@@ -167,6 +186,8 @@ class Call:
     answered_at: float | None = None
     answered_by: str | None = None
     rung: list[str] = field(default_factory=list)
+    forked: int = 0
+    """Forks offered so far (numbers their leg ids)."""
     fork_statuses: list[int] = field(default_factory=list)
     ring_timer: asyncio.TimerHandle | None = None
     a_answered_final: bool = False
@@ -180,6 +201,14 @@ class Call:
     splice_on_answer: tuple[Call, PortLeg] | None = None
     """A blind transfer: when this call is answered, splice it to that call (its held leg)."""
     held: bool = False
+    chain: tuple[str, ...] = ()
+    """Users whose forwarding sent this call on so far (loop and hop limits, class of service)."""
+    ringing_user: str | None = None
+    """The user whose phones ring now (forward on busy and no answer are theirs)."""
+    follow: list[DivertTarget] = field(default_factory=list)
+    """Follow-me numbers still to ring, in turn."""
+    divert_timer: asyncio.TimerHandle | None = None
+    """Forward on no answer, or the next follow-me step."""
     media_packets: int = 0  # RTP + RTCP relayed, last time we looked
     media_seen_at: float = 0.0
 
@@ -251,12 +280,13 @@ class CallController:
         """Calls in progress per port (a line with a held call and a consultation has two)."""
         self._port_legs: dict[LegId, str] = {}
         self.hold_music: HoldMusic | None = None
-        self.toll_guard = TollGuard(CosPolicy())
-        self.dnd: set[str] = set()
-        """Users in do-not-disturb (set and cleared by feature code): their calls get busy."""
-        """Class of service and limits on every outside call (counts survive revisions)."""
         """Plays to the party a port put on hold; None: the held party hears silence."""
-        """Port legs counted in `_port_busy`, and their port."""
+        self.toll_guard = TollGuard(CosPolicy())
+        """Class of service and limits on every outside call (counts survive revisions)."""
+        self.forwarding = ForwardingTable(CosPolicy(), self._resolve_number, self._subject_of)
+        """Every user's do-not-disturb, forwards and follow-me (set by feature code)."""
+        self.forwarding_changed: Callable[[], None] | None = None
+        """Called after a feature code changed `forwarding` (the app stores it durably)."""
 
     @property
     def clock(self) -> Clock:
@@ -292,6 +322,21 @@ class CallController:
         self.trunk_groups = dict(trunk_groups)
         if cos is not None:
             self.toll_guard.policy = cos
+            self.forwarding.policy = cos
+
+    def _resolve_number(self, number: str) -> Target | None:
+        """A number as a user would dial it, read by the dial plan (forward targets)."""
+        user = self.directory.user_by_extension(number)
+        if user is not None:
+            return ExtensionTarget(number, user.id)
+        match = self.dial_plan.resolve(number) if self.dial_plan is not None else None
+        if match is None or match.state is not MatchState.COMPLETE:
+            return None
+        return match.target
+
+    def _subject_of(self, user_id: str) -> Subject:
+        entry = self.directory.users.get(user_id)
+        return Subject(SubjectKind.EXTENSION, entry.extension if entry else user_id)
 
     def attach(self, kind: LegKind, side: PortSide) -> None:
         """Let the service that runs `kind` of port take part in calls."""
@@ -552,38 +597,139 @@ class CallController:
 
     def _route(self, call: Call, max_forwards: int) -> None:
         """Find where `call.dialled` goes and start ringing it; fail the call otherwise."""
-        now = self._clock.now()
         dialled = call.dialled
-        user = self.directory.user_by_extension(dialled)
-        if user is not None:
-            targets = self._targets(user, now)
-            if not targets:
-                self._fail(call, SipStatus.TEMPORARILY_UNAVAILABLE, Cause.UNAVAILABLE)
-                return
-            if self._busy.get(user.id) or user.id in self.dnd:
-                self._fail(call, SipStatus.BUSY_HERE, Cause.BUSY)
-                return
-            call.users.add(user.id)
-            self._busy.setdefault(user.id, set()).add(call.id)
-        else:
+        if self.directory.user_by_extension(dialled) is None:
             match = self.dial_plan.resolve(dialled) if self.dial_plan is not None else None
             if (match is not None and match.state is MatchState.COMPLETE
                     and isinstance(match.target, FeatureTarget)):
                 self._feature(call, match.target)
                 return
-            found = self._external_targets(call)
-            if found is None:
-                return
-            targets = found
+        targets = self._destination(call, dialled)
+        if targets is None:
+            return
         self._respond_a(call, SipStatus.TRYING)
         self._spawn(call, self._setup(call, targets, call.caller_name or call.caller,
                                       max_forwards))
 
-    def _external_targets(self, call: Call) -> list[_Target] | None:
+    def _destination(self, call: Call, number: str,
+                     request: CallRequest | None = None) -> list[_Target] | None:
+        """What to ring for `number`, the users' forwarding followed; None after failing the
+        call. `request` is a forward's class-of-service request for an outside number."""
+        now = self._clock.now()
+        user = self.directory.user_by_extension(number)
+        if user is None:
+            return self._external_targets(call, number, request)
+        diversion = self._divert(call, user.id, DiversionReason.ALWAYS)
+        if diversion is not None:
+            return self._follow(call, diversion)
+        targets = self._targets(user, now)
+        if not targets:
+            diversion = self._divert(call, user.id, DiversionReason.NOT_REACHABLE)
+            if diversion is not None:
+                return self._follow(call, diversion)
+            self._fail(call, SipStatus.TEMPORARILY_UNAVAILABLE, Cause.UNAVAILABLE)
+            return None
+        if self._busy.get(user.id):
+            diversion = self._divert(call, user.id, DiversionReason.BUSY)
+            if diversion is not None:
+                return self._follow(call, diversion)
+            self._fail(call, SipStatus.BUSY_HERE, Cause.BUSY)
+            return None
+        call.users.add(user.id)
+        call.ringing_user = user.id
+        self._busy.setdefault(user.id, set()).add(call.id)
+        return targets
+
+    def _divert(self, call: Call, user: str, reason: DiversionReason) -> Diversion | None:
+        """`user`'s forwarding for `reason`, or None. Do-not-disturb answers busy at once (a
+        `Diversion` without targets), whatever else is set."""
+        caller = call.subject or Subject(SubjectKind.INBOUND, call.source)
+        diversion = self.forwarding.divert(user, reason, self._clock.now(),
+                                           caller=caller, chain=call.chain)
+        while (event := self.forwarding.next_event()) is not None:
+            log.warning("%s: %s", call.id, event)
+        return diversion
+
+    def _follow(self, call: Call, diversion: Diversion) -> list[_Target] | None:
+        """Send `call` where `diversion` says: the first of its targets (follow-me keeps the
+        others for later steps); busy for do-not-disturb."""
+        if not diversion.targets:
+            self._fail(call, SipStatus.BUSY_HERE, Cause.BUSY)
+            return None
+        call.chain = diversion.chain
+        first, *rest = diversion.targets
+        if diversion.kind is ForwardKind.FOLLOW_ME:
+            call.follow = list(rest)
+        self._bus.publish(Diverted(call.id, diversion.user, diversion.kind.value, first.number,
+                                   self._clock.now()))
+        log.info("%s: %s forwards (%s) to %r", call.id, diversion.user, diversion.kind,
+                 first.number)
+        return self._destination(call, first.number, first.request)
+
+    def _redirect(self, call: Call, diversion: Diversion | DivertTarget) -> None:
+        """A ringing call moves on (no answer, busy, the next follow-me number): the phones
+        ringing now stop and the new destination rings, over the same relay."""
+        if call.state is not CallState.RINGING:
+            return
+        for leg in list(call.forks.values()):
+            self._cancel_fork(leg, Cause.CANCELLED)
+        self._unmark_busy(call, call.ringing_user)
+        call.ringing_user = None
+        if isinstance(diversion, Diversion):
+            targets = self._follow(call, diversion)
+        else:
+            self._bus.publish(Diverted(call.id, call.chain[-1] if call.chain else "",
+                                       ForwardKind.FOLLOW_ME.value, diversion.number,
+                                       self._clock.now()))
+            targets = self._destination(call, diversion.number, diversion.request)
+        if targets is not None:
+            self._ring(call, targets, call.caller_name or call.caller, 70)
+
+    def _arm_divert(self, call: Call) -> None:
+        """After ringing starts: the next follow-me step, or the ringing user's forward on
+        no answer."""
+        if call.divert_timer is not None:
+            call.divert_timer.cancel()
+            call.divert_timer = None
+        loop = asyncio.get_running_loop()
+        if call.follow:
+            step = self.forwarding.state(call.chain[-1]).follow_me_step_s if call.chain else 20.0
+            call.divert_timer = loop.call_later(step, self._next_follow, call)
+        elif call.ringing_user is not None:
+            after = self.forwarding.no_answer_s(call.ringing_user)
+            if after is not None:
+                call.divert_timer = loop.call_later(after, self._no_answer, call,
+                                                    call.ringing_user)
+
+    def _next_follow(self, call: Call) -> None:
+        call.divert_timer = None
+        if call.follow and call.state is CallState.RINGING:
+            self._redirect(call, call.follow.pop(0))
+
+    def _no_answer(self, call: Call, user: str) -> None:
+        call.divert_timer = None
+        if call.state is not CallState.RINGING or call.ringing_user != user:
+            return
+        diversion = self._divert(call, user, DiversionReason.NO_ANSWER)
+        if diversion is not None and diversion.targets:
+            self._redirect(call, diversion)
+
+    def _unmark_busy(self, call: Call, user: str | None) -> None:
+        if user is None:
+            return
+        call.users.discard(user)
+        ids = self._busy.get(user)
+        if ids is not None:
+            ids.discard(call.id)
+            if not ids:
+                del self._busy[user]
+
+    def _external_targets(self, call: Call, number: str,
+                          request: CallRequest | None = None) -> list[_Target] | None:
         """A free city line for a number dialled through a trunk access code (or an
         emergency number), or None after failing the call."""
         plan = self.dial_plan
-        match = plan.resolve(call.dialled) if plan is not None else None
+        match = plan.resolve(number) if plan is not None else None
         if match is None or match.state is not MatchState.COMPLETE:
             self._fail(call, SipStatus.NOT_FOUND, Cause.NOT_FOUND)
             return None
@@ -598,7 +744,7 @@ class CallController:
         else:
             self._fail(call, SipStatus.NOT_FOUND, Cause.NOT_FOUND)
             return None
-        if not self._allowed_out(call, target):
+        if not self._allowed_out(call, target, request):
             return None
         side = self._sides.get(LegKind.FXO)
         for group in groups:
@@ -612,7 +758,7 @@ class CallController:
                     self._hunt_next[group] = (start + i + 1) % len(lines)
                     log.info("%s: out on %s (group %s)", call.id, port, group)
                     return [_PortTarget(port, LegKind.FXO, port, dial=digits)]
-        log.info("%s: no free line for %r", call.id, call.dialled)
+        log.info("%s: no free line for %r", call.id, number)
         self._fail(call, SipStatus.SERVICE_UNAVAILABLE, Cause.UNAVAILABLE)
         return None
 
@@ -629,15 +775,35 @@ class CallController:
                 self._fail(call, SipStatus.NOT_FOUND, Cause.NOT_FOUND)
                 return
             self._pick_up(call, call.a, victim)
-        elif feature in ("dnd_on", "dnd_off") and caller_user is not None:
-            if feature == "dnd_on":
-                self.dnd.add(caller_user)
-            else:
-                self.dnd.discard(caller_user)
-            self._confirm(call)
+        elif feature in _FORWARD_CODES and caller_user is not None:
+            self._set_forwarding(call, caller_user, feature, target.argument)
         else:
             log.info("%s: feature %s is not available yet", call.id, feature)
             self._fail(call, SipStatus.NOT_IMPLEMENTED, Cause.NOT_FOUND)
+
+    def _set_forwarding(self, call: Call, user: str, feature: str, argument: str) -> None:
+        """Do-not-disturb and forwards from the user's own phone; a forward the user's class
+        of service could not dial is refused (403, congestion) and nothing changes."""
+        table = self.forwarding
+        if feature == "dnd_on":
+            table.set(user, ForwardKind.DND)
+        elif feature == "dnd_off":
+            table.cancel(user, ForwardKind.DND)
+        elif feature == "forward_cancel":
+            table.cancel(user, None)
+        else:
+            kind = _FORWARD_CODES[feature]
+            assert kind is not None
+            refusal = table.set(user, kind, argument)
+            if refusal is not None:
+                log.info("%s: forward of %s to %r refused: %s %s", call.id, user, argument,
+                         refusal.reason, refusal.detail)
+                self._fail(call, SipStatus.FORBIDDEN, Cause.REJECTED)
+                return
+        log.info("%s: %s now %s", call.id, user, table.state(user))
+        if self.forwarding_changed is not None:
+            self.forwarding_changed()
+        self._confirm(call)
 
     def _confirm(self, call: Call) -> None:
         a = call.a
@@ -688,14 +854,16 @@ class CallController:
         log.info("%s: picked up by %s", victim.id, leg.device)
         self.port_answered(leg)
 
-    def _allowed_out(self, call: Call, target: ExternalTarget | EmergencyTarget) -> bool:
+    def _allowed_out(self, call: Call, target: ExternalTarget | EmergencyTarget,
+                     request: CallRequest | None = None) -> bool:
         """Class of service and limits, in the core for every caller (toll restriction is
         never a feature's business); a caller without a user (a city caller sent back out)
-        is judged as the inbound callers of its line. False after failing the call (403;
-        a port hears congestion)."""
-        destination = destination_of(target)
-        subject = call.subject or Subject(SubjectKind.INBOUND, call.source)
-        request = CallRequest(call.action, subject, destination)
+        is judged as the inbound callers of its line; a forward's `request` names every
+        user whose forward sent the call out. False after failing the call (403; a port
+        hears congestion)."""
+        if request is None:
+            subject = call.subject or Subject(SubjectKind.INBOUND, call.source)
+            request = CallRequest(call.action, subject, destination_of(target))
         decision = self.toll_guard.call_started(call.id, request, self._clock.now())
         if decision.allowed:
             return True
@@ -738,22 +906,37 @@ class CallController:
             relay.close()
             return
         call.relay = relay
-        offer = b""
         a = call.a
-        if isinstance(a, SipLeg):
-            if a.invite.body:
-                offer = self._anchor(a.invite.body, learn=relay.a, expose=relay.b)
-        else:
+        if isinstance(a, PortLeg):
             address = self._port_address(a)
             if address is None:
                 self._fail(call, SipStatus.SERVICE_UNAVAILABLE, Cause.INTERNAL_ERROR)
                 return
             relay.a.set_remote(address)
-            offer = negotiation.local_offer(self.settings.advertise_host, relay.b.local[1])
-        now = self._clock.now()
         call.state = CallState.RINGING
+        self._ring(call, targets, caller_name, max_forwards)
+
+    def _fork_offer(self, call: Call) -> bytes:
+        """The SDP offer forks get: the caller's own, pointed at the box; a port's, ours."""
+        relay = call.relay
+        assert relay is not None
+        a = call.a
+        if isinstance(a, SipLeg):
+            if not a.invite.body:
+                return b""
+            return self._anchor(a.invite.body, learn=relay.a, expose=relay.b)
+        return negotiation.local_offer(self.settings.advertise_host, relay.b.local[1])
+
+    def _ring(self, call: Call, targets: list[_Target], caller_name: str,
+              max_forwards: int) -> None:
+        """Offer the call to `targets` (SIP forks and ports) and arm the ring timers; fail
+        the call when none of them can ring."""
+        now = self._clock.now()
+        offer = self._fork_offer(call)
         caller = CallerInfo(call.caller, caller_name if caller_name != call.caller else "")
-        for n, target in enumerate(targets):
+        for target in targets:
+            n = call.forked
+            call.forked += 1
             if isinstance(target, _SipTarget):
                 leg: Leg = self._send_fork(call, n, target.device, target.uri, target.peer,
                                            caller_name, max_forwards, offer)
@@ -768,10 +951,32 @@ class CallController:
         if call.state is not CallState.RINGING:
             return  # every port refused at once: the call has failed already
         if not call.forks:
-            self._fail(call, *_best_failure(call.fork_statuses))
+            self._forks_failed(call)
             return
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
         loop = asyncio.get_running_loop()
         call.ring_timer = loop.call_later(self.settings.ring_timeout_s, self._ring_timeout, call)
+        self._arm_divert(call)
+
+    def _forks_failed(self, call: Call) -> None:
+        """Every phone rung refused or failed: the next follow-me number, the ringing user's
+        forward on busy, or the caller hears the best failure."""
+        if call.state is not CallState.RINGING:
+            return
+        status, cause = _best_failure(call.fork_statuses)
+        if call.follow:
+            call.fork_statuses.clear()
+            self._redirect(call, call.follow.pop(0))
+            return
+        user = call.ringing_user
+        if user is not None and cause is Cause.BUSY:
+            diversion = self._divert(call, user, DiversionReason.BUSY)
+            if diversion is not None and diversion.targets:
+                call.fork_statuses.clear()
+                self._redirect(call, diversion)
+                return
+        self._fail(call, status, cause)
 
     def _send_fork(
         self, call: Call, n: int, device: DeviceEntry, uri: str, peer: Peer, caller_name: str,
@@ -903,6 +1108,9 @@ class CallController:
         self.toll_guard.call_answered(call.id, now)
         if call.ring_timer is not None:
             call.ring_timer.cancel()
+        if call.divert_timer is not None:
+            call.divert_timer.cancel()
+            call.divert_timer = None
         for other in list(call.forks.values()):
             if other is not leg:
                 self._cancel_fork(other, Cause.ANSWERED_ELSEWHERE)
@@ -935,7 +1143,7 @@ class CallController:
         call.fork_statuses.append(status)
         self._port_leg_done(call, leg)
         if call.state is CallState.RINGING and not call.forks:
-            self._fail(call, *_best_failure(call.fork_statuses))
+            self._forks_failed(call)
 
     def _port_leg_done(self, call: Call, leg: PortLeg) -> None:
         """Forget a port leg that is no part of the call any more."""
@@ -1152,7 +1360,7 @@ class CallController:
         call.fork_statuses.append(status)
         self._drop_leg(call, leg)
         if call.state is CallState.RINGING and not call.forks:
-            self._fail(call, *_best_failure(call.fork_statuses))
+            self._forks_failed(call)
 
     def _drop_leg(self, call: Call, leg: SipLeg) -> None:
         call.forks.pop(leg.id, None)
@@ -1300,9 +1508,10 @@ class CallController:
             return
         call.state = CallState.ENDED
         now = self._clock.now()
-        if call.ring_timer is not None:
-            call.ring_timer.cancel()
-            call.ring_timer = None
+        for timer in (call.ring_timer, call.divert_timer):
+            if timer is not None:
+                timer.cancel()
+        call.ring_timer = call.divert_timer = None
         if call.relay is not None:
             call.relay.close()
         if self.hold_music is not None:

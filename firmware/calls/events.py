@@ -84,6 +84,39 @@ class Transferred:
 
 
 @dataclass(frozen=True, slots=True)
+class Diverted:
+    """`user`'s forwarding (`kind`: always, busy, no_answer, not_reachable, follow_me) sent
+    `call` on to `to` (a number as the user set it)."""
+
+    call: CallId
+    user: str
+    kind: str
+    to: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """`by` parked `call` in `slot`; it waits there on music until retrieved or recalled."""
+
+    call: CallId
+    slot: str
+    by: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Unparked:
+    """`call` left park `slot`: taken by `by` (a device), recalled to the parker, or its
+    caller hung up (`by` empty)."""
+
+    call: CallId
+    slot: str
+    by: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """The call is over; `answered_at` is None for an unanswered call, which is never lost."""
 
