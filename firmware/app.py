@@ -20,12 +20,14 @@ import signal
 import socket
 import sqlite3
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from firmware import simulation
 from firmware.bus import EventBus
 from firmware.calls.controller import CallController, ControllerSettings
+from firmware.calls.modes import ModeService
 from firmware.calls.office import build_office
 from firmware.calls.ports import PortServices
 from firmware.cli import Loop, RunOptions
@@ -180,6 +182,7 @@ async def serve(
     stopping_at = loop.time()
     forwarder: KernelForwarder | None = None
     forwarding: asyncio.Task[None] | None = None
+    mode_clock: asyncio.Task[None] | None = None
     console: asyncio.Task[None] | None = None
     records = RecordWriter(db_path(options.data_dir))
     records_stop = asyncio.Event()
@@ -202,7 +205,12 @@ async def serve(
                 throttle=FailureThrottle(),
             )
             tu.target = controller
-            ports_service = PortServices(board, controller, config, bus=bus)
+            modes = ModeService(bus, options.data_dir / "state" / MODE_FILE)
+            modes.apply(office.schedule, datetime.now(UTC),
+                        authorised_users=office.mode_switchers)
+            controller.modes = modes
+            ports_service = PortServices(board, controller, config, bus=bus,
+                                         mode=lambda: modes.mode)
             ports_service.apply(office, config)
             hold_music = HoldMusic(MEDIA_ROOT / "moh")
             controller.hold_music = hold_music
@@ -220,6 +228,8 @@ async def serve(
                                 "next start", revision.number)
                 revised = build_office(effective, ports_service.fxo_ports)
                 controller.apply_directory(revised.directory)
+                modes.apply(revised.schedule, datetime.now(UTC),
+                            authorised_users=revised.mode_switchers)
                 ports_service.apply(revised, effective)
                 controller.settings = _controller_settings(advertise, effective)
                 _settle_heap()
@@ -241,6 +251,8 @@ async def serve(
                 if forwarder is not None:
                     forwarding = loop.create_task(forwarder.run(), name="kernel-forwarder")
             await hold_music.load()
+            mode_clock = loop.create_task(modes.run(lambda: datetime.now(UTC)),
+                                          name="operating-modes")
             try:
                 await ports_service.start()
             except OSError as exc:
@@ -285,9 +297,10 @@ async def serve(
                     if ports_service is not None:
                         await ports_service.close()
                         await hold_music.close()
-                    if forwarding is not None:
-                        forwarding.cancel()
-                        await asyncio.wait([forwarding])
+                    for task in (forwarding, mode_clock):
+                        if task is not None:
+                            task.cancel()
+                            await asyncio.wait([task])
                     if forwarder is not None:
                         await forwarder.close()
                     await transport.close()
@@ -360,6 +373,8 @@ def _settle_heap() -> None:
 _ALGORITHMS = {DigestAlgorithm.MD5: Algorithm.MD5, DigestAlgorithm.SHA256: Algorithm.SHA256}
 
 
+MODE_FILE = "mode.json"
+"""A mode switched by hand (feature code, panel, web), kept across restarts."""
 FORWARDING_FILE = "forwarding.json"
 """Users' forwards and do-not-disturb, set by feature code (kept across restarts)."""
 

@@ -21,6 +21,7 @@ import itertools
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -59,6 +60,7 @@ from firmware.calls.events import (
     Unregistered,
 )
 from firmware.calls.leg import CallerInfo, LegKind, PortLeg, PortSide
+from firmware.calls.modes import ModeService, ModeSwitch
 from firmware.calls.sip_leg import LegRole, LegState, SipLeg
 from firmware.clock import Clock
 from firmware.features.forwarding import (
@@ -287,6 +289,8 @@ class CallController:
         """Every user's do-not-disturb, forwards and follow-me (set by feature code)."""
         self.forwarding_changed: Callable[[], None] | None = None
         """Called after a feature code changed `forwarding` (the app stores it durably)."""
+        self.modes: ModeService | None = None
+        """The operating mode (switched by feature code from authorised phones)."""
 
     @property
     def clock(self) -> Clock:
@@ -777,6 +781,14 @@ class CallController:
             self._pick_up(call, call.a, victim)
         elif feature in _FORWARD_CODES and caller_user is not None:
             self._set_forwarding(call, caller_user, feature, target.argument)
+        elif feature == "mode" and self.modes is not None:
+            result = self.modes.switch_by_code(caller_user, target.argument, datetime.now(UTC))
+            log.info("%s: mode switch %r by %s: %s", call.id, target.argument, caller_user,
+                     result.outcome)
+            if result.outcome is ModeSwitch.DONE:
+                self._confirm(call)
+            else:
+                self._fail(call, SipStatus.FORBIDDEN, Cause.REJECTED)
         else:
             log.info("%s: feature %s is not available yet", call.id, feature)
             self._fail(call, SipStatus.NOT_IMPLEMENTED, Cause.NOT_FOUND)

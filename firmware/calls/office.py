@@ -1,5 +1,6 @@
 """One configuration revision as call control needs it: directory, dial plan, class of service,
-trunk groups, where city lines ring, analog line behaviour.
+trunk groups, where city lines ring in each operating mode, the schedule of modes and who may
+switch them, analog line behaviour.
 
 `build_office` is pure (no I/O, no clock) and total for a validated revision: the configuration
 validator builds the same dial plan and reports `dialplan.validate` problems with the setting
@@ -15,8 +16,10 @@ feature's code depends on it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, time
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -39,6 +42,7 @@ from firmware.calls.dialplan import (
 )
 from firmware.calls.directory import DeviceEntry, Directory, UserEntry
 from firmware.calls.numbers import NumberingContext
+from firmware.config.errors import ConfigError, Problem
 from firmware.config.schema import (
     ClassOfServiceSettings,
     Config,
@@ -47,8 +51,11 @@ from firmware.config.schema import (
     FeatureCodeSettings,
     Hunting,
     Role,
+    ScheduleSettings,
+    WeekdayName,
 )
 from firmware.features.disa import DisaPin, DisaSettings
+from firmware.schedule import Schedule, ScheduleSpec, StandardMode, Weekday, Window
 from firmware.sip.errors import SipParseError
 from firmware.sip.uri import parse_uri
 
@@ -57,10 +64,14 @@ __all__ = [
     "FEATURE_ARGUMENTS",
     "Feature",
     "Office",
+    "MODE_DIGITS",
     "TrunkGroup",
     "build_dial_plan",
     "build_directory",
+    "build_inbound_by_mode",
     "build_office",
+    "build_schedule",
+    "mode_switchers",
     "effective_trunk_groups",
     "numbering_context",
 ]
@@ -132,6 +143,24 @@ class TrunkGroup:
     """E.164 number to present where the exchange allows; None: the line's own."""
 
 
+MODE_DIGITS: Mapping[str, StandardMode] = MappingProxyType({
+    "1": StandardMode.DAY,
+    "2": StandardMode.NIGHT,
+    "3": StandardMode.LUNCH,
+    "4": StandardMode.HOLIDAY,
+})
+"""The digit after the `mode` feature code → the mode it selects; "0" returns to the schedule."""
+
+_MODE_FALLBACK: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    # Lunch keeps someone in the office, so it falls back to the day route; a holiday is a
+    # closed office, so it falls back to the night route before the day one.
+    StandardMode.DAY: (),
+    StandardMode.NIGHT: (),
+    StandardMode.LUNCH: (),
+    StandardMode.HOLIDAY: (StandardMode.NIGHT,),
+})
+
+
 @dataclass(frozen=True, slots=True)
 class Office:
     """Everything call control reads from one revision."""
@@ -141,12 +170,31 @@ class Office:
     cos: CosPolicy
     trunk_groups: Mapping[str, TrunkGroup]
     inbound: Mapping[str, str]
-    """FXO hal device name → the number its incoming calls ring (an extension or department)."""
+    """FXO hal device name → the number its incoming calls ring in day mode (an extension or
+    department); also the route of every mode a line has no route for."""
     line_settings: LineSettings = field(default_factory=LineSettings)
     numbering: NumberingContext = field(default_factory=NumberingContext)
     disa: DisaSettings = field(default_factory=DisaSettings)
     disa_lines: tuple[str, ...] = ()
     """FXO ports answered by DISA (empty unless DISA is enabled)."""
+    inbound_by_mode: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    """Mode → FXO line → number, only where a line's route differs from `inbound`."""
+    schedule: Schedule | None = None
+    """The schedule of operating modes; None: always day mode (`schedule.enabled` false).
+    Give it to `ModeService.apply` with every revision."""
+    mode_switchers: frozenset[str] = frozenset()
+    """User ids whose phones may switch the operating mode by feature code."""
+
+    def inbound_for(self, line: str, mode: str) -> str | None:
+        """The number a call on ``line`` rings in ``mode``; None for a line with no route
+        (an office without users). An unknown mode (a custom one) uses the day route."""
+        by_mode = self.inbound_by_mode
+        for m in (mode, *_MODE_FALLBACK.get(mode, ())):
+            routes = by_mode.get(m)
+            if routes is not None and line in routes:
+                return routes[line]
+        return self.inbound.get(line)
 
 
 def numbering_context(config: Config) -> NumberingContext:
@@ -265,6 +313,151 @@ def build_inbound(config: Config, lines: Sequence[str]) -> dict[str, str]:
     return inbound
 
 
+def build_inbound_by_mode(config: Config) -> dict[str, dict[str, str]]:
+    """Mode → line → number for the routes that name a night, lunch or holiday destination;
+    `Office.inbound_for` falls back to `build_inbound`'s day route for the rest."""
+    out: dict[str, dict[str, str]] = {}
+    for route in config.inbound:
+        for mode, number in ((StandardMode.NIGHT, route.night),
+                             (StandardMode.LUNCH, route.lunch),
+                             (StandardMode.HOLIDAY, route.holiday)):
+            if number is not None:
+                out.setdefault(mode, {})[route.line] = number
+    return out
+
+
+def mode_switchers(config: Config) -> frozenset[str]:
+    """User ids allowed to switch the mode by code: `modes.authorised_users`, or every admin
+    when that is null (the people who may already change the configuration)."""
+    listed = config.modes.authorised_users
+    if listed is None:
+        return frozenset(u.id for u in config.users if u.role is Role.ADMIN)
+    return frozenset(listed)
+
+
+_WEEKDAYS: Mapping[WeekdayName, Weekday] = MappingProxyType(
+    {name: Weekday(i) for i, name in enumerate(WeekdayName)})
+_DAY_MIN = 24 * 60
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _clock(minutes: int) -> time:
+    m = minutes % _DAY_MIN
+    return time(m // 60, m % 60)
+
+
+def _dates(texts: Sequence[str], path: str, problems: list[Problem]) -> frozenset[date]:
+    out: set[date] = set()
+    for i, text in enumerate(texts):
+        try:
+            out.add(date.fromisoformat(text))
+        except ValueError:
+            problems.append(Problem(f"{path}[{i}]", None, None,
+                                    f"'{text}' is no calendar date: write YYYY-MM-DD"))
+    return frozenset(out)
+
+
+def _windows(s: ScheduleSettings, problems: list[Problem]) -> tuple[list[Window], list[str]]:
+    """Working hours → non-overlapping windows (day, lunch, day), each with the setting path
+    it came from so that `Schedule.from_spec`'s overlap problems name the installer's entry."""
+    windows: list[Window] = []
+    origins: list[str] = []
+    for i, hours in enumerate(s.working_hours):
+        path = f"schedule.working_hours[{i}]"
+        start = _minutes(hours.start)
+        span = (_minutes(hours.end) - start) % _DAY_MIN or _DAY_MIN
+        if span == _DAY_MIN:
+            problems.append(Problem(f"{path}.end", None, None,
+                                    f"ends when it starts ({hours.start}): working hours last "
+                                    "from one minute to 23 h 59 min"))
+            continue
+        pieces: list[tuple[str, int, int]] = [(StandardMode.DAY, 0, span)]
+        if (hours.lunch_start is None) != (hours.lunch_end is None):
+            missing = "lunch_end" if hours.lunch_end is None else "lunch_start"
+            problems.append(Problem(f"{path}.{missing}", None, None,
+                                    "missing: give both lunch_start and lunch_end, or set "
+                                    "both to null for no lunch break"))
+            continue
+        if hours.lunch_start is not None and hours.lunch_end is not None:
+            lunch_from = (_minutes(hours.lunch_start) - start) % _DAY_MIN
+            lunch_to = (_minutes(hours.lunch_end) - start) % _DAY_MIN or _DAY_MIN
+            if not 0 <= lunch_from < lunch_to <= span:
+                problems.append(Problem(f"{path}.lunch_start", None, None,
+                                        f"lunch {hours.lunch_start}–{hours.lunch_end} is not "
+                                        f"within the hours {hours.start}–{hours.end}: move it "
+                                        "inside them"))
+                continue
+            pieces = [(StandardMode.DAY, 0, lunch_from),
+                      (StandardMode.LUNCH, lunch_from, lunch_to),
+                      (StandardMode.DAY, lunch_to, span)]
+        for mode, begin, finish in pieces:
+            if finish <= begin:
+                continue
+            shift = (start + begin) // _DAY_MIN  # a piece after midnight belongs to the next day
+            days = frozenset(Weekday((_WEEKDAYS[d] + shift) % 7) for d in hours.days)
+            windows.append(Window(mode, days, _clock(start + begin), _clock(start + finish)))
+            origins.append(path)
+    return windows, origins
+
+
+def build_schedule(config: Config) -> Schedule | None:
+    """The schedule of operating modes, or None when `schedule.enabled` is false.
+
+    Raises `ConfigError` with every problem at its setting path (the validator reports them;
+    a validated revision never raises). Day, lunch, night and holiday are always selectable by
+    hand, whether or not the hours use them.
+    """
+    s = config.schedule
+    if not s.enabled:
+        return None
+    problems: list[Problem] = []
+    windows, origins = _windows(s, problems)
+    closures = _dates(s.closures, "schedule.closures", problems)
+    working = _dates(s.working_days, "schedule.working_days", problems)
+    country = (s.country or config.office.country) if s.public_holidays else None
+    spec = ScheduleSpec(
+        time_zone=s.time_zone,
+        country=country,
+        subdivision=s.subdivision if country is not None else None,
+        windows=tuple(windows),
+        default_mode=StandardMode.NIGHT,
+        holiday_mode=StandardMode.HOLIDAY,
+        closures=closures,
+        working_days=working,
+        weekend_workday_as=_WEEKDAYS[s.weekend_workday_as],
+        extra_modes=frozenset(StandardMode),
+    )
+    try:
+        schedule = Schedule.from_spec(spec)
+    except ConfigError as exc:
+        problems.extend(_schedule_problem(p, origins) for p in exc.problems)
+        schedule = None
+    if problems or schedule is None:
+        raise ConfigError(problems)
+    return schedule
+
+
+_WINDOW_REF = re.compile(r"windows\[([0-9]+)\]")
+
+
+def _schedule_problem(p: Problem, origins: Sequence[str]) -> Problem:
+    """`Schedule.from_spec` names its own spec's windows (`schedule.windows[3]`); name the
+    working-hours entry each came from instead."""
+
+    def origin(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        return origins[index] if index < len(origins) else "schedule.working_hours"
+
+    path = _WINDOW_REF.sub(origin, p.path.removeprefix("schedule."))
+    if not path.startswith("schedule."):
+        path = f"schedule.{path}"
+    return Problem(path, None, None, _WINDOW_REF.sub(origin, p.message))
+
+
 def build_disa(config: Config) -> DisaSettings:
     """The DISA guard's settings; each PIN carries its user's extension as the subject whose
     class of service its calls get."""
@@ -298,4 +491,9 @@ def build_office(config: Config, fxo_ports: Sequence[str] = ()) -> Office:
         numbering=numbering_context(config),
         disa=build_disa(config),
         disa_lines=config.disa.lines if config.disa.enabled else (),
+        inbound_by_mode=MappingProxyType({
+            mode: MappingProxyType(routes)
+            for mode, routes in build_inbound_by_mode(config).items()}),
+        schedule=build_schedule(config),
+        mode_switchers=mode_switchers(config),
     )

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from firmware.bus import EventBus
 from firmware.calls.controller import CallController
@@ -50,8 +50,10 @@ class PortServices:
     """Everything that makes the board's ports legs of calls."""
 
     def __init__(self, board: Board, controller: CallController, config: Config, *,
-                 bus: EventBus) -> None:
+                 bus: EventBus, mode: Callable[[], str] = lambda: "day") -> None:
+        """`mode` gives the operating mode in force (inbound routes differ per mode)."""
         self._controller = controller
+        self._mode = mode
         buses = [d for d in board.devices if isinstance(d, PcmBus)]
         self.fxs = {d.name: d for d in board.devices if isinstance(d, FxsPort)}
         self.fxo = {d.name: d for d in board.devices if isinstance(d, FxoPort)}
@@ -97,7 +99,9 @@ class PortServices:
             reversal = {line.port: line.disconnect is DisconnectMethod.POLARITY_REVERSAL
                         for line in config.fxo_lines}
             extensions = [u.extension for u in office.directory.users.values()]
-            self.trunks.apply(office.inbound, reversal, disa=office.disa,
+            mode = self._mode
+            self.trunks.apply(lambda line: office.inbound_for(line, mode()), reversal,
+                              disa=office.disa,
                               disa_lines=office.disa_lines, extensions=extensions,
                               dial_plan=office.dial_plan)
         self.doors.apply(config.doors, office.directory)

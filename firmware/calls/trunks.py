@@ -102,7 +102,7 @@ class CityLines:
         self._clock = clock
         self._dial_delay_s = dial_delay_s
         self._lines = {name: _Line(port, port.audio.slot) for name, port in ports.items()}
-        self._inbound: dict[str, str] = {}
+        self._inbound: Callable[[str], str | None] = lambda line: None
         self._ids = itertools.count(1)
         self._by_slot = {line.slot: line for line in self._lines.values()}
         self._guard = DisaGuard(DisaSettings())
@@ -110,12 +110,14 @@ class CityLines:
         self._extensions: frozenset[str] = frozenset()
         self._dial_plan = DialPlan()
 
-    def apply(self, inbound: Mapping[str, str], reversal_disconnects: Mapping[str, bool],
+    def apply(self, inbound: Callable[[str], str | None],
+              reversal_disconnects: Mapping[str, bool],
               *, disa: DisaSettings | None = None, disa_lines: Collection[str] = (),
               extensions: Collection[str] = (), dial_plan: DialPlan | None = None) -> None:
-        """Take a revision: where each line's calls go, how each exchange clears a call, and
-        DISA (its failure counts and lock-outs carry over)."""
-        self._inbound = dict(inbound)
+        """Take a revision: where each line's calls go (`inbound(line)`, asked when the line
+        rings, so the operating mode of that moment decides), how each exchange clears a
+        call, and DISA (its failure counts and lock-outs carry over)."""
+        self._inbound = inbound
         for name, line in self._lines.items():
             line.disconnect_by_reversal = reversal_disconnects.get(name, False)
         self._guard.settings = disa if disa is not None else DisaSettings()
@@ -178,7 +180,7 @@ class CityLines:
 
     def _ring_in(self, line: _Line) -> None:
         name = line.port.name
-        destination = self._inbound.get(name)
+        destination = self._inbound(name)
         if destination is None:
             log.warning("%s rings but has no inbound destination", name)
             line.refused = True

@@ -665,16 +665,147 @@ class ClassOfServiceSettings:
 
 @dataclass(frozen=True, slots=True)
 class InboundRoute:
-    """Where a ringing city line goes. (Schedules and operating modes will choose between
-    several routes per line.)"""
+    """Where a ringing city line goes, per operating mode (see `schedule` and `modes`).
+
+    `destination` is the day route and the fallback: lunch without its own route rings it,
+    holiday without its own rings the night route, else `destination`. A route with only
+    `destination` rings it around the clock."""
 
     line: str = field(
         metadata=setting("The FXO port, as the board names it.", pattern=r"fxo[1-9][0-9]*",
                          pattern_hint="fxo and the port number, e.g. fxo1", example="fxo1"))
     destination: str = field(
-        metadata=setting("Extension (or department) number its calls ring.",
+        metadata=setting("Extension (or department) number its calls ring in day mode, and "
+                         "in every mode without a route of its own.",
                          pattern=r"[0-9]{2,5}", pattern_hint="2 to 5 digits",
                          example='"201"'))
+    night: str | None = field(
+        default=None,
+        metadata=setting("Number its calls ring in night mode (and on holidays without a "
+                         "`holiday` route); null: `destination`.", pattern=r"[0-9]{2,5}",
+                         pattern_hint="2 to 5 digits", example='"290"'))
+    lunch: str | None = field(
+        default=None,
+        metadata=setting("Number its calls ring in lunch mode; null: `destination`.",
+                         pattern=r"[0-9]{2,5}", pattern_hint="2 to 5 digits",
+                         example='"202"'))
+    holiday: str | None = field(
+        default=None,
+        metadata=setting("Number its calls ring in holiday mode; null: `night`, else "
+                         "`destination`.", pattern=r"[0-9]{2,5}",
+                         pattern_hint="2 to 5 digits", example='"290"'))
+
+
+# --------------------------------------------------------------------------- operating modes
+
+
+class WeekdayName(StrEnum):
+    """Days of the week as installers write them."""
+
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+TIME_PATTERN = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+TIME_HINT = "HH:MM local wall time, 00:00 to 23:59"
+DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+DATE_HINT = "a date as YYYY-MM-DD"
+
+
+def _time(doc: str, example: str) -> Mapping[str, Any]:
+    return setting(doc, pattern=TIME_PATTERN, pattern_hint=TIME_HINT, example=example)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingHours:
+    """Hours in day mode on some weekdays, with an optional lunch break in lunch mode.
+
+    Hours whose `end` is not after `start` run past midnight into the next day. The rest of
+    the week is night mode; public holidays and `closures` are holiday mode all day."""
+
+    days: tuple[WeekdayName, ...] = field(
+        default=(WeekdayName.MON, WeekdayName.TUE, WeekdayName.WED, WeekdayName.THU,
+                 WeekdayName.FRI),
+        metadata=setting("Weekdays these hours apply to.", minimum=1, maximum=7, unique=True,
+                         example="[mon, tue, wed, thu, fri]"))
+    start: str = field(default="09:00", metadata=_time("Day mode begins.", '"09:00"'))
+    end: str = field(default="18:00",
+                     metadata=_time("Day mode ends (night mode begins).", '"18:00"'))
+    lunch_start: str | None = field(
+        default="13:00",
+        metadata=_time("Lunch mode begins; null (with `lunch_end`): no lunch break.",
+                       '"13:00"'))
+    lunch_end: str | None = field(
+        default="14:00", metadata=_time("Lunch mode ends and day mode resumes.", '"14:00"'))
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """When the office is in day, lunch, night and holiday mode (issue 5 item 8). Off by
+    default: without a schedule the office is in day mode unless switched by hand."""
+
+    enabled: bool = field(
+        default=False,
+        metadata=setting("Switch modes by this schedule; false: always day mode (manual "
+                         "switching still works)."))
+    time_zone: str = field(
+        default="Europe/Moscow",
+        metadata=setting("IANA time zone the hours are wall time in.", minimum=1, maximum=64,
+                         pattern=r"[A-Za-z0-9_+./-]+",
+                         pattern_hint="an IANA name such as Europe/Moscow",
+                         example="Europe/Moscow"))
+    public_holidays: bool = field(
+        default=True,
+        metadata=setting("Public holidays of `country` are holiday mode all day (with the "
+                         "government's transferred working days, RU included); false: only "
+                         "`closures`."))
+    country: str | None = field(
+        default=None,
+        metadata=setting("ISO 3166-1 alpha-2 country whose public holidays apply; null: "
+                         "`office.country`.", pattern=r"[A-Z]{2}",
+                         pattern_hint="two upper-case letters, e.g. RU", example="RU"))
+    subdivision: str | None = field(
+        default=None,
+        metadata=setting("Region of `country` with its own holidays (DE `BY`); null: the "
+                         "national holidays only.", minimum=1, maximum=8,
+                         pattern=r"[A-Z0-9-]+", pattern_hint="upper-case letters and digits",
+                         example="BY"))
+    working_hours: tuple[WorkingHours, ...] = field(
+        default_factory=lambda: (WorkingHours(),),
+        metadata=setting("Day-mode hours; default Monday to Friday 09:00–18:00 with lunch "
+                         "13:00–14:00. Entries must not overlap.", maximum=50))
+    closures: tuple[str, ...] = field(
+        default=(),
+        metadata=setting("Extra whole days in holiday mode (company holidays, a decree the "
+                         "holiday calendar does not have yet).", maximum=1000, unique=True,
+                         pattern=DATE_PATTERN, pattern_hint=DATE_HINT,
+                         example='["2026-12-31"]'))
+    working_days: tuple[str, ...] = field(
+        default=(),
+        metadata=setting("Days worked although public holidays or weekends (a transferred "
+                         "working Saturday); they follow `weekend_workday_as`'s hours.",
+                         maximum=1000, unique=True, pattern=DATE_PATTERN,
+                         pattern_hint=DATE_HINT, example='["2026-11-07"]'))
+    weekend_workday_as: WeekdayName = field(
+        default=WeekdayName.MON,
+        metadata=setting("Whose hours a working weekend day follows."))
+
+
+@dataclass(frozen=True, slots=True)
+class ModeSettings:
+    """Switching the operating mode by hand: the `mode` feature code (`*4` and 1 day, 2 night,
+    3 lunch, 4 holiday, 0 back to the schedule), the front panel and the web page."""
+
+    authorised_users: tuple[str, ...] | None = field(
+        default=None,
+        metadata=setting("`id`s of the users whose phones may switch the mode by feature "
+                         "code; null: every user with `role: admin`; []: nobody (panel and "
+                         "web only).", maximum=1000, unique=True, example="[alice, reception]"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -865,8 +996,9 @@ class Config:
     )
     inbound: tuple[InboundRoute, ...] = field(
         default=(),
-        metadata=setting("Where ringing city lines go; a line not listed rings the first "
-                         "admin user's extension (else the first user's).", maximum=64)
+        metadata=setting("Where ringing city lines go, per operating mode; a line not listed "
+                         "rings the first admin user's extension (else the first user's) in "
+                         "every mode.", maximum=64)
     )
     analog: AnalogSettings = field(
         default_factory=AnalogSettings,
@@ -879,6 +1011,14 @@ class Config:
     doors: tuple[Door, ...] = field(
         default=(),
         metadata=setting("Door stations, their locks and bells.", maximum=16)
+    )
+    schedule: ScheduleSettings = field(
+        default_factory=ScheduleSettings,
+        metadata=setting("Operating modes by time of day, weekday and public holiday.")
+    )
+    modes: ModeSettings = field(
+        default_factory=ModeSettings,
+        metadata=setting("Who may switch the operating mode by hand.")
     )
     _by_extension: Mapping[str, User] = field(init=False, repr=False, compare=False)
     _by_user_id: Mapping[str, User] = field(init=False, repr=False, compare=False)

@@ -31,7 +31,7 @@ import yaml
 
 from firmware.calls.dialplan import DepartmentTarget, ExtensionTarget, MatchState
 from firmware.calls.dialplan import validate as validate_plan
-from firmware.calls.office import DEFAULT_TRUNK_GROUP, build_dial_plan
+from firmware.calls.office import DEFAULT_TRUNK_GROUP, build_dial_plan, build_schedule
 from firmware.config.errors import ConfigError, Problem
 from firmware.config.schema import (
     Config,
@@ -150,6 +150,10 @@ class _Composer:
         except yaml.constructor.ConstructorError as exc:
             problems.append(Problem(path, line, column, f"unreadable value: {exc.problem}"))
             value = None
+        except ValueError:
+            # A timestamp-shaped plain scalar that is no date (2026-02-30): keep the text and
+            # let the setting's own check say what is wrong with it.
+            value = str(node.value)
         plain = isinstance(node, yaml.ScalarNode) and node.style is None
         text = str(node.value) if plain else None
         return _Node("scalar", line, column, scalar=value, text=text)
@@ -753,11 +757,16 @@ def _telephony_rule(w: _Walker, c: Config, node: _Node) -> None:
     for problem in validate_plan(plan):
         report(_plan_path(problem.path), problem.message)
     for i, route in enumerate(c.inbound):
-        target = plan.resolve(route.destination)
-        if target.state is not MatchState.COMPLETE or not isinstance(
-                target.target, ExtensionTarget | DepartmentTarget):
-            report(f"inbound[{i}].destination",
-                   f"'{route.destination}' is no extension or department number")
+        for name in ("destination", "night", "lunch", "holiday"):
+            number = getattr(route, name)
+            if number is None:
+                continue
+            target = plan.resolve(number)
+            if target.state is not MatchState.COMPLETE or not isinstance(
+                    target.target, ExtensionTarget | DepartmentTarget):
+                report(f"inbound[{i}].{name}",
+                       f"'{number}' is no extension or department number")
+    _mode_rules(c, report)
     for i, door in enumerate(c.doors):
         station = next((d for d in c.devices if d.id == door.station_device), None)
         if station is None:
@@ -775,6 +784,21 @@ def _telephony_rule(w: _Walker, c: Config, node: _Node) -> None:
                 target.target, ExtensionTarget | DepartmentTarget):
             report(f"doors[{i}].rings", f"'{door.rings}' is no extension or department number")
     _disa_rules(c, report)
+
+
+def _mode_rules(c: Config, report: Callable[[str, str], None]) -> None:
+    """The schedule builds (time zone, holiday calendar, hours that do not overlap, real
+    dates) and the users allowed to switch modes exist."""
+    users = [u.id for u in c.users]
+    for i, user in enumerate(c.modes.authorised_users or ()):
+        if user not in users:
+            report(f"modes.authorised_users[{i}]", f"no user has id '{user}'"
+                   + (_did_you_mean(user, users) or ": add the user under `users:`"))
+    try:
+        build_schedule(c)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            report(problem.path, problem.message)
 
 
 def _disa_rules(c: Config, report: Callable[[str, str], None]) -> None:
@@ -820,6 +844,13 @@ CROSS_FIELD_RULES: tuple[str, ...] = (
     "`inbound[].destination` is an extension or department number.",
     "`disa.user_pins[].user` names an existing user and no two PINs are the same; "
     "`disa.lines` are FXO ports, and an enabled DISA lists at least one.",
+    "`inbound[].night`, `.lunch` and `.holiday` are extension or department numbers; "
+    "`modes.authorised_users` name existing users.",
+    "An enabled `schedule` has a known IANA `time_zone`, a `country` (or `office.country`) "
+    "with a public holiday calendar when `public_holidays` is on, and a `subdivision` of it; "
+    "`working_hours` entries do not share time, last less than 24 h, and each lunch break "
+    "(both ends or neither) lies within its hours; `closures` and `working_days` are real "
+    "dates, none in both lists.",
     "`doors[].id` are unique; `doors[].station_device` names an existing `fxs` device; "
     "`doors[].rings` is an extension or department number.",
     "The numbering plan is unambiguous: extensions, feature codes, trunk access codes and the "

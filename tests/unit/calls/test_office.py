@@ -234,3 +234,49 @@ def test_line_settings_and_numbering_come_from_the_revision() -> None:
     assert o.line_settings.recall_ring is RingKind.DISTINCTIVE_3
     assert o.line_settings.howler_s == 60.0
     assert o.numbering.country == "RU" and o.dial_plan.numbering == o.numbering
+
+
+# --- operating modes: inbound per mode, schedule, who may switch --------------------------------
+
+MODES = """\
+users:
+  - {id: alice, extension: "201", role: admin}
+  - {id: bob, extension: "202"}
+  - {id: guard, extension: "290"}
+  - {id: boss, extension: "210", role: admin}
+inbound:
+  - {line: fxo1, destination: "201", night: "290", lunch: "202"}
+  - {line: fxo2, destination: "202", holiday: "210"}
+  - {line: fxo3, destination: "201"}
+"""
+
+
+def test_inbound_picks_the_mode_route_and_falls_back_to_day() -> None:
+    o = office(MODES, ("fxo1", "fxo2", "fxo3", "fxo4"))
+    assert o.inbound_for("fxo1", "day") == "201"
+    assert o.inbound_for("fxo1", "night") == "290"
+    assert o.inbound_for("fxo1", "lunch") == "202"
+    assert o.inbound_for("fxo1", "holiday") == "290"  # a holiday is a closed office: night
+    assert o.inbound_for("fxo2", "night") == "202"  # no night route: the day one
+    assert o.inbound_for("fxo2", "holiday") == "210"
+    assert o.inbound_for("fxo2", "lunch") == "202"
+    assert [o.inbound_for("fxo3", m) for m in ("day", "night", "lunch", "holiday")] == \
+        ["201"] * 4
+    assert o.inbound_for("fxo4", "night") == "201"  # unlisted: the first admin, every mode
+    assert o.inbound_for("fxo1", "emergency") == "201"
+    assert o.inbound_for("fxo9", "day") is None
+    assert dict(o.inbound) == {"fxo1": "201", "fxo2": "202", "fxo3": "201", "fxo4": "201"}
+
+
+def test_admins_switch_modes_unless_users_are_listed() -> None:
+    assert office(MODES).mode_switchers == {"alice", "boss"}
+    listed = office(MODES + "modes: {authorised_users: [bob]}\n")
+    assert listed.mode_switchers == {"bob"}
+    assert office(MODES + "modes: {authorised_users: []}\n").mode_switchers == frozenset()
+
+
+def test_the_schedule_is_built_only_when_enabled() -> None:
+    assert office(MODES).schedule is None
+    o = office(MODES + "schedule: {enabled: true, time_zone: Asia/Yekaterinburg}\n")
+    assert o.schedule is not None
+    assert {"day", "night", "lunch", "holiday"} <= o.schedule.modes
