@@ -195,9 +195,11 @@ class AnalogMediaEngine:
         echo_tail_ms: int = 32,
         nlp: bool = True,
         dtmf_lookahead_frames: int = 1,
+        echo: bool = True,
     ) -> None:
         """Raises ValueError for `channels` < 1, a rate other than narrowband (G.711 only) or a
-        negative lookahead."""
+        negative lookahead. `echo=False` skips the echo canceller: for ports whose "line" is
+        software (application channels, `channels.py`), there is no hybrid to echo."""
         if channels < 1:
             raise ValueError(f"channels must be >= 1, got {channels}")
         if rate is not SampleRate.NARROWBAND:
@@ -209,7 +211,7 @@ class AnalogMediaEngine:
         self.tone_plan = tone_plan
         self._rng = rng
         self._samples = n = samples_per_frame(rate)
-        self._echo = EchoCanceller(channels, echo_tail_ms, rate, nlp=nlp)
+        self._echo = EchoCanceller(channels, echo_tail_ms, rate, nlp=nlp) if echo else None
         self._dtmf = DtmfReceiver(channels, rate)
         self._previous_playback: Frame = np.zeros((channels, n), np.int16)
         self._silence: Frame = np.zeros(n, np.int16)
@@ -246,7 +248,8 @@ class AnalogMediaEngine:
         self._connections[port] = _Connection(
             codec, remote_payload_type, telephone_event_pt, self._rng, self._samples
         )
-        self._echo.reset(port)
+        if self._echo is not None:
+            self._echo.reset(port)
         log.debug(
             "port %d connected: %s pt %d, events %r",
             port,
@@ -347,7 +350,11 @@ class AnalogMediaEngine:
         packets: list[tuple[int, bytes]] = []
 
         sample_clock = self._dtmf.samples_consumed
-        cleaned = self._echo.process(self._previous_playback, captured)
+        cleaned = (
+            captured
+            if self._echo is None
+            else self._echo.process(self._previous_playback, captured)
+        )
         digits = self._dtmf.process(cleaned)
         events.extend(digits)
 

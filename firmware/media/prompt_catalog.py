@@ -133,6 +133,62 @@ _EN_PHRASES = {
     "vm.greeting.extension": "The person at extension",
     "vm.greeting.not_available": "is not available.",
     "vm.mailbox_full": "The mailbox is full. Please try again later.",
+    "prog.enter_pin": (
+        "Installer programming. Please enter the installer PIN, followed by the hash key."
+    ),
+    "prog.pin_wrong": "Incorrect PIN.",
+    "prog.locked": "Installer programming is locked on this phone. Please try again later.",
+    "prog.not_allowed": "Installer programming is not available on this phone.",
+    "prog.main_menu": (
+        "Installer menu. For the operating mode, press one. For call forwarding, press two. "
+        "To record a greeting, press three. To test a door relay, press four. To hear the "
+        "address of the system, press five. To repeat this menu, press the star key. To "
+        "finish, press the hash key."
+    ),
+    "prog.mode_menu": (
+        "For day mode, press one. For night mode, press two. For lunch mode, press three. For "
+        "holiday mode, press four. To follow the schedule again, press zero. To go back, press "
+        "the star key."
+    ),
+    "prog.enter_extension": "Enter the extension number, followed by the hash key.",
+    "prog.forward_menu": (
+        "To forward all calls, press one. To forward calls when busy, press two. To forward "
+        "calls that are not answered, press three. To cancel forwarding, press zero. To go "
+        "back, press the star key."
+    ),
+    "prog.enter_target": "Enter the number to forward to, followed by the hash key.",
+    "prog.greeting_menu": (
+        "To record the day greeting, press one. The night greeting, press two. The lunch "
+        "greeting, press three. The holiday greeting, press four. To go back, press the star "
+        "key."
+    ),
+    "prog.record_after_tone": (
+        "Record the greeting after the tone. When you have finished, press the hash key."
+    ),
+    "prog.greeting_review": (
+        "To keep this greeting, press one. To record it again, press two. To listen to it, "
+        "press three. To go back without keeping it, press the star key."
+    ),
+    "prog.nothing_recorded": "Nothing was recorded.",
+    "prog.enter_door": "Enter the door number.",
+    "prog.address_is": "The address of the system is",
+    "prog.no_address": "The system has no network address.",
+    "prog.dot": "dot",
+    "prog.done": "Done.",
+    "prog.refused": "The change was not accepted.",
+    "aa.greeting.day": (
+        "Thank you for calling. Please dial the extension number, or stay on the line for the "
+        "operator."
+    ),
+    "aa.greeting.night": (
+        "Thank you for calling. The office is closed. Please call again during office hours."
+    ),
+    "aa.greeting.lunch": (
+        "Thank you for calling. The office is at lunch. Please call again in an hour."
+    ),
+    "aa.greeting.holiday": (
+        "Thank you for calling. The office is closed for the holiday. Please call again later."
+    ),
 }
 
 _RU_PHRASES = {
@@ -186,6 +242,60 @@ _RU_PHRASES = {
     "vm.greeting.extension": "Абонент с внутренним номером",
     "vm.greeting.not_available": "не может ответить.",
     "vm.mailbox_full": "Почтовый ящик переполнен. Пожалуйста, перезвоните позже.",
+    "prog.enter_pin": "Программирование системы. Введите пин-код инсталлятора и нажмите решётку.",
+    "prog.pin_wrong": "Неверный пин-код.",
+    "prog.locked": (
+        "Программирование с этого телефона заблокировано. Пожалуйста, попробуйте позже."
+    ),
+    "prog.not_allowed": "Программирование с этого телефона недоступно.",
+    "prog.main_menu": (
+        "Меню инсталлятора. Режим работы — нажмите один. Переадресация — нажмите два. "
+        "Запись приветствия — нажмите три. Проверка замка двери — нажмите четыре. Адрес "
+        "системы — нажмите пять. Чтобы повторить меню, нажмите звёздочку. Для выхода нажмите "
+        "решётку."
+    ),
+    "prog.mode_menu": (
+        "Дневной режим — нажмите один. Ночной режим — нажмите два. Обеденный перерыв — нажмите "
+        "три. Праздничный режим — нажмите четыре. Вернуться к расписанию — нажмите ноль. Назад — "
+        "нажмите звёздочку."
+    ),
+    "prog.enter_extension": "Введите внутренний номер и нажмите решётку.",
+    "prog.forward_menu": (
+        "Переадресовать все вызовы — нажмите один. Переадресация при занятости — нажмите два. "
+        "Переадресация при неответе — нажмите три. Отменить переадресацию — нажмите ноль. "
+        "Назад — нажмите звёздочку."
+    ),
+    "prog.enter_target": "Введите номер переадресации и нажмите решётку.",
+    "prog.greeting_menu": (
+        "Дневное приветствие — нажмите один. Ночное приветствие — нажмите два. Приветствие на "
+        "время обеда — нажмите три. Праздничное приветствие — нажмите четыре. Назад — нажмите "
+        "звёздочку."
+    ),
+    "prog.record_after_tone": "Запишите приветствие после сигнала, затем нажмите решётку.",
+    "prog.greeting_review": (
+        "Сохранить приветствие — нажмите один. Записать заново — нажмите два. Прослушать — "
+        "нажмите три. Вернуться без сохранения — нажмите звёздочку."
+    ),
+    "prog.nothing_recorded": "Ничего не записано.",
+    "prog.enter_door": "Введите номер двери.",
+    "prog.address_is": "Адрес системы:",
+    "prog.no_address": "У системы нет сетевого адреса.",
+    "prog.dot": "точка",
+    "prog.done": "Выполнено.",
+    "prog.refused": "Изменение не принято.",
+    "aa.greeting.day": (
+        "Спасибо за звонок. Наберите внутренний номер или оставайтесь на линии, вам ответит "
+        "оператор."
+    ),
+    "aa.greeting.night": (
+        "Спасибо за звонок. Офис закрыт. Пожалуйста, позвоните в рабочее время."
+    ),
+    "aa.greeting.lunch": (
+        "Спасибо за звонок. В офисе обеденный перерыв. Пожалуйста, перезвоните через час."
+    ),
+    "aa.greeting.holiday": (
+        "Спасибо за звонок. Офис закрыт в связи с праздником. Пожалуйста, перезвоните позже."
+    ),
 }
 
 
