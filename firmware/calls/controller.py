@@ -637,8 +637,13 @@ class CallController:
             diversion = self._divert(call, user.id, DiversionReason.BUSY)
             if diversion is not None:
                 return self._follow(call, diversion)
-            self._fail(call, SipStatus.BUSY_HERE, Cause.BUSY)
-            return None
+            # Call waiting on analog phones and handsets: the station decides (the waiting
+            # tone, or busy when it is off or a call already waits). A busy user's SIP
+            # phones are not rung: the box answers busy for them.
+            targets = [t for t in targets if isinstance(t, _PortTarget)]
+            if not targets:
+                self._fail(call, SipStatus.BUSY_HERE, Cause.BUSY)
+                return None
         call.users.add(user.id)
         call.ringing_user = user.id
         self._busy.setdefault(user.id, set()).add(call.id)
